@@ -1,0 +1,51 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ADDONS := $(sort $(dir $(wildcard addons/*/pyproject.toml)))
+STAMP := $(VENV)/.installed
+SAO_VERSION := 8.0
+CONFIG := $(CURDIR)/trytond.conf
+export TRYTOND_CONFIG := $(CONFIG)
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP) sao/index.html
+
+# Idempotent: re-runs only when requirements or an addon's metadata change.
+$(STAMP): requirements.txt $(addsuffix pyproject.toml,$(ADDONS))
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps $(addprefix -e ./,$(ADDONS))
+	touch $@
+
+# The web client, from npm, into the ignored folder sao/ ([web] root).
+sao/index.html:
+	rm -rf sao .cache/sao && mkdir -p .cache/sao
+	cd .cache/sao && npm pack --silent tryton-sao@$(SAO_VERSION) >/dev/null
+	tar xzf .cache/sao/tryton-sao-*.tgz -C .cache/sao
+	cd .cache/sao/package && npm install --omit=dev --legacy-peer-deps \
+		--no-audit --no-fund --loglevel=error
+	mv .cache/sao/package sao
+
+demo: install
+	mkdir -p .cache/db
+	$(BIN)/crm tenant create demo --features all --demo --exist-ok
+	@echo
+	@echo "  CRM web client: http://127.0.0.1:8000/"
+	@echo "  database: demo   login: admin   password: crm-demo"
+	@echo
+	$(BIN)/trytond -c $(CONFIG)
+
+# Every test of every addon and of tests/, on SQLite unless
+# TRYTOND_DATABASE__URI points elsewhere.
+test: install
+	rm -rf .cache/test-db && mkdir -p .cache/test-db .cache/db
+	DB_CACHE=$(CURDIR)/.cache/test-db $(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/intake.py
+
+clean:
+	rm -rf $(VENV) sao .cache

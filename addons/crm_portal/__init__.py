@@ -1,0 +1,1 @@
+# Core CRM module: classes are registered from tryton.cfg ([register]).
