@@ -6,7 +6,8 @@ ADDONS := $(sort $(dir $(wildcard addons/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 SAO_VERSION := 8.0
 CONFIG := $(CURDIR)/trytond.conf
-export TRYTOND_CONFIG := $(CONFIG)
+# SQLite tenants live here unless TRYTOND_DATABASE__URI points elsewhere.
+export TRYTOND_DATABASE__PATH ?= $(CURDIR)/.cache/db
 
 .PHONY: install demo test bench clean
 
@@ -30,18 +31,18 @@ sao/index.html:
 	mv .cache/sao/package sao
 
 demo: install
-	mkdir -p .cache/db
-	$(BIN)/crm tenant create demo --features all --demo --exist-ok
+	mkdir -p $(TRYTOND_DATABASE__PATH)
+	$(BIN)/crm -c $(CONFIG) tenant create demo --features all --demo --exist-ok
 	@echo
 	@echo "  CRM web client: http://127.0.0.1:8000/"
 	@echo "  database: demo   login: admin   password: crm-demo"
 	@echo
-	$(BIN)/trytond -c $(CONFIG)
+	TRYTOND_DATABASE__NAMES=demo $(BIN)/trytond -c $(CONFIG)
 
 # Every test of every addon and of tests/, on SQLite unless
 # TRYTOND_DATABASE__URI points elsewhere.
 test: install
-	rm -rf .cache/test-db && mkdir -p .cache/test-db .cache/db
+	rm -rf .cache/test-db && mkdir -p .cache/test-db $(TRYTOND_DATABASE__PATH)
 	DB_CACHE=$(CURDIR)/.cache/test-db $(BIN)/python -m pytest
 
 bench: install
