@@ -3,7 +3,7 @@ from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
 from trytond.modules.company.model import (
     CompanyMultiValueMixin, CompanyValueMixin)
 from trytond.pool import Pool
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 
 class Configuration(
@@ -47,6 +47,30 @@ class Configuration(
             for name in ['simple_mode', 'phone_region',
                 'intake_create_unknown']}
 
+    @classmethod
+    def update_lead_menu(cls):
+        """Hide the lead menu when every company works in simple mode.
+
+        Menus belong to the database, not to a company: with several
+        companies the menu stays while one of them still uses leads."""
+        pool = Pool()
+        Company = pool.get('company.company')
+        Menu = pool.get('ir.ui.menu')
+        ModelData = pool.get('ir.model.data')
+        with without_check_access():
+            config = cls(1)
+            companies = Company.search([])
+            simple = bool(companies) and all(
+                config.get_multivalue('simple_mode', company=c.id)
+                for c in companies)
+            try:
+                menu = Menu(ModelData.get_id('crm_portal', 'menu_lead'))
+            except KeyError:
+                # The module data is still being loaded.
+                return
+            if menu.active == simple:
+                Menu.write([menu], {'active': not simple})
+
 
 class ConfigurationCompany(ModelSQL, CompanyValueMixin):
     __name__ = 'crm.configuration.company'
@@ -62,3 +86,10 @@ class ConfigurationCompany(ModelSQL, CompanyValueMixin):
     @classmethod
     def default_simple_mode(cls):
         return False
+
+    @classmethod
+    def on_modification(cls, mode, records, field_names=None):
+        super().on_modification(mode, records, field_names=field_names)
+        if mode in {'create', 'write'} and (
+                field_names is None or 'simple_mode' in field_names):
+            Pool().get('crm.configuration').update_lead_menu()

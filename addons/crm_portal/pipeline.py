@@ -140,7 +140,6 @@ class Stage(sequence_ordered(), ModelSQL, ModelView):
             for stage in stages:
                 count = Opportunity.search_count([
                         ('stage', '=', stage.id),
-                        ('active', 'in', [True, False]),
                         ])
                 if count:
                     raise AccessError(gettext(
