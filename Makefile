@@ -9,7 +9,7 @@ CONFIG := $(CURDIR)/trytond.conf
 # SQLite tenants live here unless TRYTOND_DATABASE__URI points elsewhere.
 export TRYTOND_DATABASE__PATH ?= $(CURDIR)/.cache/db
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench locale clean
 
 install: $(STAMP) sao/index.html
 
@@ -44,6 +44,15 @@ demo: install
 test: install
 	rm -rf .cache/test-db && mkdir -p .cache/test-db $(TRYTOND_DATABASE__PATH)
 	DB_CACHE=$(CURDIR)/.cache/test-db $(BIN)/python -m pytest
+
+# Refresh every addon's locale/ru.po from its models, views and messages;
+# existing translations are kept, new strings arrive with an empty msgstr.
+locale: install
+	mkdir -p $(TRYTOND_DATABASE__PATH)
+	TRYTOND_ADMIN_PASSWORD=locale-only $(BIN)/crm -c $(CONFIG) \
+		tenant create locale --features all --exist-ok
+	$(BIN)/trytond-admin -c $(CONFIG) -d locale -l ru --export-translations \
+		-u $(notdir $(patsubst %/,%,$(ADDONS)))
 
 bench: install
 	$(BIN)/python bench/intake.py

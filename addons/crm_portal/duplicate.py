@@ -1,5 +1,8 @@
 # Duplicate control: find look-alike leads, contacts and companies, warn
 # while typing, show them, merge leads.
+from sql import Literal
+
+from trytond import backend
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import Model, ModelView, fields
@@ -57,6 +60,48 @@ class Duplicate(Model):
                 'find_ids': RPC(),
                 })
 
+    # SQL of match_parties by number of values: it runs for every call
+    # and inquiry, and building it costs more than the indexed lookup.
+    _match_sql = {}
+
+    @classmethod
+    def match_parties(cls, values):
+        """Ids of the active parties with one of the normalised values
+        (E.164 phone or lower-case e-mail), in the order of values.
+
+        The caller-ID and intake lookup: one indexed SQL query."""
+        values = [v for v in values if v]
+        if not values:
+            return []
+        key = (backend.name, len(values))
+        query = cls._match_sql.get(key)
+        if query is None:
+            pool = Pool()
+            mechanism = pool.get('party.contact_mechanism').__table__()
+            party = pool.get('party.party').__table__()
+            query = tuple(mechanism.join(
+                    party, condition=mechanism.party == party.id
+                    ).select(
+                    mechanism.party, mechanism.value_compact,
+                    where=mechanism.value_compact.in_(values)
+                    & (mechanism.active == Literal(True))
+                    & (party.active == Literal(True)),
+                    order_by=[mechanism.id.asc], limit=LIMIT))
+            sql, params = query
+            # Only the values vary; the other parameters are constants.
+            query = (sql, params[len(values):])
+            cls._match_sql[key] = query
+        sql, constants = query
+        cursor = Transaction().connection.cursor()
+        cursor.execute(sql, tuple(values) + tuple(constants))
+        rows = cursor.fetchall()
+        ids = []
+        for value in values:
+            for party_id, value_compact in rows:
+                if value_compact == value and party_id not in ids:
+                    ids.append(party_id)
+        return ids
+
     @classmethod
     def find(cls, phone=None, email=None, name=None, company=None,
             exclude=None):
@@ -113,9 +158,8 @@ class Duplicate(Model):
             lead_clauses.append(('contact_phone', 'in', sorted(raw_phones)))
         if lead_emails:
             lead_clauses.append(('contact_email', 'in', sorted(lead_emails)))
-        if compact:
-            party_clauses.append(
-                ('contact_mechanisms.value_compact', 'in', sorted(compact)))
+        party_ids = [i for i in cls.match_parties(sorted(compact))
+            if i not in excluded['party.party']]
         if names:
             lead_clauses.extend(_name_clauses('contact_name', names))
             lead_clauses.extend(
@@ -135,10 +179,15 @@ class Duplicate(Model):
             records.extend(Opportunity.search(
                     domain, order=[('id', 'DESC')], limit=LIMIT))
         if party_clauses:
-            records.extend(Party.search([
-                        ('id', 'not in', sorted(excluded['party.party'])),
+            party_ids += [p.id for p in Party.search([
+                        ('id', 'not in',
+                            sorted(excluded['party.party']) + party_ids),
                         ['OR'] + party_clauses,
-                        ], order=[('id', 'ASC')], limit=LIMIT))
+                        ], order=[('id', 'ASC')], limit=LIMIT)]
+        # Browse through search so that record rules apply.
+        if party_ids:
+            records.extend(Party.search([('id', 'in', party_ids)],
+                    order=[('id', 'ASC')]))
         return records
 
     @classmethod

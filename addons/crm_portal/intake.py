@@ -5,7 +5,7 @@ import hashlib
 import json
 from collections import namedtuple
 
-from sql import Literal, NullsFirst
+from sql import Literal
 from sql.functions import CurrentTimestamp
 from sql.operators import Or
 
@@ -19,7 +19,7 @@ from trytond.rpc import RPC
 from trytond.tools.email_ import EmailNotValidError, validate_email
 from trytond.transaction import Transaction, without_check_access
 
-from .phone import normalize_email, normalize_phone
+from .phone import default_regions, normalize_email, normalize_phone
 
 ACTIVITY_TYPES = {
     'CALL': 'call',
@@ -239,56 +239,28 @@ class Intake(Model):
 
     @classmethod
     def _config(cls, company):
-        """Settings of company, with the phone regions.
-
-        regions are those of phone.default_regions(): the configured
-        region, then the countries of the company's addresses."""
+        "Settings of company, with its phone regions"
         pool = Pool()
         ConfigurationCompany = pool.get('crm.configuration.company')
-        Country = pool.get('country.country')
-        Company = pool.get('company.company')
-        Address = pool.get('party.address')
         config = ConfigurationCompany.__table__()
-        country = Country.__table__()
-        company_ = Company.__table__()
-        address = Address.__table__()
         cursor = Transaction().connection.cursor()
         values = {
             'simple_mode': ConfigurationCompany.default_simple_mode(),
             'intake_create_unknown': (
                 ConfigurationCompany.default_intake_create_unknown()),
             }
-        regions = []
-        cursor.execute(*config.join(country, 'LEFT',
-                condition=config.phone_region == country.id
-                ).select(
+        cursor.execute(*config.select(
                 config.simple_mode, config.intake_create_unknown,
-                country.code,
                 where=config.company == company,
                 order_by=[config.id.asc], limit=1))
         row = cursor.fetchone()
         if row:
-            simple_mode, create_unknown, code = row
+            simple_mode, create_unknown = row
             if simple_mode is not None:
                 values['simple_mode'] = bool(simple_mode)
             if create_unknown is not None:
                 values['intake_create_unknown'] = bool(create_unknown)
-            if code:
-                regions.append(code)
-        cursor.execute(*company_.join(address,
-                condition=address.party == company_.party
-                ).join(country,
-                condition=address.country == country.id
-                ).select(
-                country.code,
-                where=(company_.id == company)
-                & (address.active == Literal(True)),
-                order_by=[
-                    NullsFirst(address.sequence.asc), address.id.asc]))
-        for code, in cursor:
-            if code not in regions:
-                regions.append(code)
-        values['regions'] = regions
+        values['regions'] = default_regions(company)
         return values
 
     @classmethod
@@ -338,29 +310,12 @@ class Intake(Model):
     def _match_party(cls, inquiry):
         "Return the party whose phone or e-mail is the inquiry's"
         pool = Pool()
-        ContactMechanism = pool.get('party.contact_mechanism')
+        Duplicate = pool.get('crm.duplicate')
         Party = pool.get('party.party')
-        values = [v for v in [inquiry.phone_e164, inquiry.email_normalized]
-            if v]
-        if not values:
-            return None
-        mechanism = ContactMechanism.__table__()
-        party = Party.__table__()
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*mechanism.join(
-                party, condition=mechanism.party == party.id
-                ).select(
-                mechanism.party, mechanism.value_compact,
-                where=mechanism.value_compact.in_(values)
-                & (mechanism.active == Literal(True))
-                & (party.active == Literal(True)),
-                order_by=[mechanism.id.asc], limit=10))
-        rows = cursor.fetchall()
         # A phone identifies better than an e-mail shared by a team.
-        for value in values:
-            for party_id, value_compact in rows:
-                if value_compact == value:
-                    return Party(party_id)
+        ids = Duplicate.match_parties(
+            [inquiry.phone_e164, inquiry.email_normalized])
+        return Party(ids[0]) if ids else None
 
     @staticmethod
     def _client(party):

@@ -8,10 +8,10 @@ from trytond.model import Index, ModelView, fields
 from trytond.model.exceptions import ValidationError
 from trytond.modules.currency.fields import Monetary
 from trytond.pool import Pool, PoolMeta
-from trytond.pyson import Eval, If
+from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
-from .phone import normalize_email, normalize_phone
+from .phone import default_regions, normalize_email, normalize_phone
 from .pipeline import STAGE_KINDS
 
 CRM_TYPES = [
@@ -189,9 +189,8 @@ class Opportunity(metaclass=PoolMeta):
 
     @staticmethod
     def _normalize_phone(value, company=None):
-        from .phone import default_regions
-        regions = default_regions(company.id if company else None)
-        return normalize_phone(value, regions)
+        return normalize_phone(
+            value, default_regions(company.id if company else None))
 
     def get_phone_invalid(self, name):
         return bool(self.contact_phone and not self.contact_phone_e164)
@@ -205,7 +204,6 @@ class Opportunity(metaclass=PoolMeta):
         values = super().preprocess_values(mode, values)
         if 'contact_phone' in values:
             company = values.get('company', cls.default_company())
-            from .phone import default_regions
             values['contact_phone_e164'] = normalize_phone(
                 values['contact_phone'], default_regions(company))
         if values.get('contact_email'):
