@@ -339,6 +339,12 @@ def setup_tenant(pool, name, *, lang, company_name, currency_code,
         with Transaction().set_context(
                 company=company.id, employee=employee.id):
             Pipeline.get_default(company.id, create=True)
+
+        # The company is set up here: the client need not open Tryton's
+        # module configuration wizard at the first login.
+        WizardItem = pool.get('ir.module.config_wizard.item')
+        WizardItem.write(WizardItem.search([('state', '!=', 'done')]),
+            {'state': 'done'})
         return company.id
 
 

@@ -1,0 +1,117 @@
+"""A tenant made with the `crm` command and a real trytond serving it.
+
+Shared by the cross-process tests (REST over HTTP, the web client).
+SQLite in a temporary folder by default; with TRYTOND_DATABASE__URI set to
+postgresql://... the tenant gets a unique name and is dropped at the end.
+"""
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+CRM = str(BIN / 'crm')
+TRYTOND = str(BIN / 'trytond')
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRESQL = os.environ.get(
+    'TRYTOND_DATABASE__URI', '').startswith('postgresql')
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def run_crm(env, *args):
+    "Run the crm command; return its output, failing on an error"
+    result = subprocess.run([CRM, *args], env=env, capture_output=True,
+        text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def wait_for(url, process, timeout=120):
+    "Poll until the server answers (or died)"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"trytond exited: {process.stderr.read()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("trytond did not start")
+
+
+def tenant_name(base):
+    return f'{base}_{uuid.uuid4().hex[:8]}' if POSTGRESQL else base
+
+
+def drop_tenant(env, name):
+    if POSTGRESQL:
+        subprocess.run([sys.executable, '-c',
+                'import sys\n'
+                'from trytond.modules.crm_portal.cli import (\n'
+                '    configure, database_state, drop_database)\n'
+                'configure()\n'
+                'if database_state(sys.argv[1]):\n'
+                '    drop_database(sys.argv[1])\n', name],
+            env=env, timeout=120)
+
+
+@contextlib.contextmanager
+def tenant_env(tmp, extra_config='', password='crm-test-pass'):
+    "Yield (env, port) for a private configuration in folder tmp"
+    path = tmp / 'db'
+    path.mkdir(exist_ok=True)
+    port = free_port()
+    config = tmp / 'trytond.conf'
+    uri = os.environ.get('TRYTOND_DATABASE__URI') or 'sqlite://'
+    config.write_text(textwrap.dedent(f'''\
+        [database]
+        uri = {uri}
+        path = {path}
+        language = en
+
+        [web]
+        listen = 127.0.0.1:{port}
+        root = {ROOT / 'sao'}
+
+        [password]
+        length = 8
+        ''') + textwrap.dedent(extra_config))
+    env = dict(os.environ, TRYTOND_CONFIG=str(config),
+        TRYTOND_DATABASE__PATH=str(path), TRYTOND_ADMIN_PASSWORD=password)
+    env.pop('TRYTONPASSFILE', None)
+    yield env, port
+
+
+@contextlib.contextmanager
+def serve(env, port, name, ready_path=None):
+    "Run trytond for tenant name until the block ends; yield its base URL"
+    process = subprocess.Popen(
+        [TRYTOND, '-c', env['TRYTOND_CONFIG'], '-d', name], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f'http://127.0.0.1:{port}'
+    try:
+        wait_for(base + (ready_path or '/'), process)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
