@@ -25,6 +25,8 @@ os.environ.setdefault('DB_NAME', ':memory:'
     if not os.environ.get('TRYTOND_DATABASE__URI', '').startswith(
         'postgresql') else 'bench_crm_%d' % os.getpid())
 
+from sql import Literal  # noqa: E402
+
 from trytond.tests.test_tryton import activate_module, drop_db  # noqa: E402
 from trytond.pool import Pool  # noqa: E402
 from trytond.transaction import Transaction  # noqa: E402
@@ -182,14 +184,21 @@ def bench_lookup(sizes, probes=2000):
             for number in numbers[a:b]:
                 assert Duplicate.find(phone=number)
 
-        # The reference: one prepared statement on the indexed column.
-        sql, _ = tuple(mechanism.select(mechanism.party,
-                where=mechanism.value_compact == '?'))
+        # The reference: the same lookup (an active phone of an active
+        # party, on the indexed column) as one hand-written statement.
+        party = pool.get('party.party').__table__()
+        sql, constants = tuple(mechanism.join(
+                party, condition=mechanism.party == party.id).select(
+                mechanism.party, mechanism.value_compact,
+                where=(mechanism.value_compact == '?')
+                & (mechanism.active == Literal(True))
+                & (party.active == Literal(True))))
+        constants = constants[1:]
 
         def raw(a, b):
             for number in numbers[a:b]:
                 cursor = Transaction().connection.cursor()
-                cursor.execute(sql, (number,))
+                cursor.execute(sql, (number,) + constants)
                 assert cursor.fetchall()
         orm_times = timed_batches(orm, probes)
         raw_times = timed_batches(raw, probes)

@@ -70,7 +70,7 @@ PEEK = textwrap.dedent('''
                 'contacts': Party.search_count([('employer', '!=', None)]),
                 'crm_users': User.search_count([
                         ('login', '!=', 'admin'),
-                        ('groups.name', '=', 'CRM')]),
+                        ('groups.name', '=', 'CRM User')]),
                 })
         if user_id:
             tokens = Token.search([('user', '=', user_id)])
@@ -124,9 +124,10 @@ def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('crm_cli')
     path = tmp / 'db'
     config = tmp / 'trytond.conf'
+    uri = os.environ.get('TRYTOND_DATABASE__URI') or 'sqlite://'
     config.write_text(textwrap.dedent(f'''\
         [database]
-        uri = sqlite://
+        uri = {uri}
         path = {path}
         language = en
 

@@ -40,9 +40,8 @@ def configure(path=None, verbose=0):
         raise CliError(f"configuration file not found: {path}")
     if path:
         config.update_etc(path)
-    # trytond reads TRYTOND_SECTION__OPTION before the files; a deployment
-    # that sets TRYTOND_DATABASE__URI expects it to apply to every file.
-    config._config.update_environ()
+    # As trytond itself: TRYTOND_SECTION__OPTION variables are read first
+    # and the file wins, so a file with a database URI is used as written.
     # trytond's SQLite backend opens file:///<path>: a relative path would
     # point at the root folder. It is relative to the configuration file.
     db_path = config.get('database', 'path')

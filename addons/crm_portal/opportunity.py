@@ -9,7 +9,7 @@ from trytond.model.exceptions import ValidationError
 from trytond.modules.currency.fields import Monetary
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 from .phone import default_regions, normalize_email, normalize_phone
 from .pipeline import STAGE_KINDS
@@ -215,9 +215,12 @@ class Opportunity(metaclass=PoolMeta):
             if crm_type == 'deal':
                 values.setdefault('state', 'opportunity')
                 if not values.get('pipeline'):
-                    pipeline = Pipeline.get_default(
-                        values.get('company', cls.default_company()),
-                        create=True)
+                    # The standard pipeline is set up for whoever makes the
+                    # company's first deal, not only for administrators.
+                    with without_check_access():
+                        pipeline = Pipeline.get_default(
+                            values.get('company', cls.default_company()),
+                            create=True)
                     values['pipeline'] = pipeline.id if pipeline else None
                 if not values.get('stage') and values.get('pipeline'):
                     stage = Pipeline(values['pipeline']).first_stage()
