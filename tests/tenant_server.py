@@ -84,9 +84,6 @@ def tenant_env(tmp, extra_config='', password='crm-test-pass'):
         uri = {uri}
         path = {path}
         language = en
-        # The client takes the tenant from the URL; listing every database
-        # of a shared PostgreSQL server is slow and reveals them.
-        list = False
 
         [web]
         listen = 127.0.0.1:{port}
