@@ -17,9 +17,10 @@ from sql.functions import CurrentTimestamp
 
 from trytond import config
 from trytond.model import ModelSQL, Unique, fields
+from trytond.pool import PoolMeta
 from trytond.transaction import Transaction
 
-__all__ = ['RestRate', 'rate_settings']
+__all__ = ['RestRate', 'PublicRate', 'Cron', 'rate_settings', 'take_slot']
 
 
 def rate_settings():
@@ -51,28 +52,72 @@ class RestRate(ModelSQL):
         """Take one request slot of the token; return False when the
         bucket is full (the request must be refused)."""
         rate, burst = rate_settings()
-        interval = 1.0 / rate
-        tolerance = (burst - 1) * interval
-        if now is None:
-            now = time.time()
+        table = cls.__table__()
+        return take_slot(table, table.token, token_id, rate, burst, now)
+
+
+def take_slot(table, key_column, key, rate, burst, now=None):
+    """One conditional UPDATE both tests and takes a slot of the row of
+    key; the row is inserted on the first request."""
+    interval = 1.0 / max(rate, 1e-6)
+    tolerance = (max(burst, 1) - 1) * interval
+    if now is None:
+        now = time.time()
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*table.update(
+            [table.tat],
+            [Case((table.tat > now, table.tat), else_=now) + interval],
+            where=(key_column == key) & (table.tat - now <= tolerance)))
+    if cursor.rowcount:
+        return True
+    cursor.execute(*table.select(table.id, where=key_column == key))
+    if cursor.fetchone():
+        return False
+    # First request of the key. If another worker inserts the row at the
+    # same time, the unique constraint fails this transaction and the
+    # caller retries it (the UPDATE then finds the row).
+    cursor.execute(*table.insert(
+            [key_column, table.tat, table.create_uid, table.create_date],
+            [[key, now + interval, 0, CurrentTimestamp()]]))
+    return True
+
+
+class PublicRate(ModelSQL):
+    "CRM Public Endpoint Rate"
+    __name__ = 'crm.public.rate'
+
+    key = fields.Char("Key", required=True, strip=False)
+    tat = fields.Float("Theoretical Arrival Time", required=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints = [
+            ('key_unique', Unique(t, t.key),
+                'crm_portal.msg_public_rate_key_unique'),
+            ]
+
+    @classmethod
+    def take(cls, key, rate, burst, now=None):
+        "Take one slot of key; False when over rate per second after burst"
+        table = cls.__table__()
+        return take_slot(table, table.key, key[:200], rate, burst, now)
+
+    @classmethod
+    def clean(cls, older_than=3600):
+        "Forget keys idle for older_than seconds (run by cron)"
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
-        cursor.execute(*table.update(
-                [table.tat],
-                [Case((table.tat > now, table.tat), else_=now) + interval],
-                where=(table.token == token_id)
-                & (table.tat - now <= tolerance)))
-        if cursor.rowcount:
-            return True
-        cursor.execute(*table.select(
-                table.id, where=table.token == token_id))
-        if cursor.fetchone():
-            return False
-        # First request of the token. If another worker inserts the row at
-        # the same time, the unique constraint fails this transaction and
-        # the caller retries it (the UPDATE then finds the row).
-        cursor.execute(*table.insert(
-                [table.token, table.tat, table.create_uid,
-                    table.create_date],
-                [[token_id, now + interval, 0, CurrentTimestamp()]]))
-        return True
+        cursor.execute(*table.delete(
+                where=table.tat < time.time() - older_than))
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.append(
+            ('crm.public.rate|clean', "Forget Idle Rate Limits"))

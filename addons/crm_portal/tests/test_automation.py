@@ -1,31 +1,15 @@
 "Automation: rules run when a deal enters a stage, triggers move deals"
 import datetime
-import unittest
 from decimal import Decimal
 from unittest.mock import patch
 
 from trytond.model.exceptions import ForeignKeyError, ValidationError
 from trytond.modules.company.tests import (
     create_company, create_employee, set_company)
+from trytond.modules.crm_portal.tests.tools import CrmTestCase
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
-
-
-class _CrmTestCase(unittest.TestCase):
-    "Build the database once for the class"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module('crm_portal')
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
 
 
 def run_tasks(limit=100):
@@ -115,7 +99,7 @@ def _user(employee, login):
     return user
 
 
-class AutomationRuleTestCase(_CrmTestCase):
+class AutomationRuleTestCase(CrmTestCase):
     "Rules (robots) act on deals entering their stage"
 
     @with_transaction()
@@ -620,7 +604,7 @@ class AutomationRuleTestCase(_CrmTestCase):
             self.assertIn(sale.rec_name, execution.result)
 
 
-class AutomationTriggerTestCase(_CrmTestCase):
+class AutomationTriggerTestCase(CrmTestCase):
     "Triggers move deals when something happens on them"
 
     @with_transaction()

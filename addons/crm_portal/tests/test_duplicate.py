@@ -1,29 +1,12 @@
 "Duplicate control: find, warn, show and merge look-alike records"
-import unittest
 
 from trytond.exceptions import UserError
 from trytond.modules.company.tests import create_employee
-from trytond.modules.crm_portal.tests.test_intake import (
-    _contact, crm_company)
+from trytond.modules.crm_portal.tests.test_intake import _contact
+from trytond.modules.crm_portal.tests.tools import CrmTestCase, crm_company
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
-
-
-class _CrmTestCase(unittest.TestCase):
-    "Build the database once for the class"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module('crm_portal')
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
 
 
 def _lead(**values):
@@ -47,7 +30,7 @@ def _run_wizard(name, records, state='start'):
     return wizard, values
 
 
-class DuplicateTestCase(_CrmTestCase):
+class DuplicateTestCase(CrmTestCase):
     "Test duplicate control"
 
     @with_transaction()
@@ -279,4 +262,4 @@ class DuplicateTestCase(_CrmTestCase):
             self.assertEqual(
                 Activity.search([('party', '=', source.id)]), [])
 
-del _CrmTestCase
+del CrmTestCase

@@ -1,47 +1,14 @@
 "Intake: every channel's inquiry becomes the right lead, deal and activity"
 import unittest
-from contextlib import contextmanager
 
 from trytond import backend
 from trytond.exceptions import UserError
 from trytond.modules.company.tests import (
-    create_company, create_employee, set_company)
+    create_company, create_employee)
+from trytond.modules.crm_portal.tests.tools import CrmTestCase, crm_company
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
-
-
-class _CrmTestCase(unittest.TestCase):
-    "Build the database once for the class"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module('crm_portal')
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
-
-
-@contextmanager
-def crm_company(**config):
-    "A company reading national phone numbers as Russian ones"
-    pool = Pool()
-    Country = pool.get('country.country')
-    Configuration = pool.get('crm.configuration')
-    russia, = Country.create([{'name': "Russia", 'code': 'RU'}])
-    company = create_company()
-    with set_company(company):
-        configuration = Configuration(1)
-        configuration.phone_region = russia
-        for name, value in config.items():
-            setattr(configuration, name, value)
-        configuration.save()
-        yield company
 
 
 def _team(company, *names):
@@ -76,7 +43,7 @@ def _count(model, domain=None):
         return Model.search_count(domain or [])
 
 
-class IntakeTestCase(_CrmTestCase):
+class IntakeTestCase(CrmTestCase):
     "Test the intake service"
 
     @with_transaction()
@@ -523,7 +490,7 @@ class IntakeTestCase(_CrmTestCase):
                 Intake.submit('WEBFORM', {'name': "X"})
 
 
-class IntakeConcurrencyTestCase(_CrmTestCase):
+class IntakeConcurrencyTestCase(CrmTestCase):
     "Test intake against a concurrent worker (PostgreSQL)"
 
     @classmethod
@@ -560,4 +527,4 @@ class IntakeConcurrencyTestCase(_CrmTestCase):
             self.assertFalse(Opportunity.search([]))
 
 
-del _CrmTestCase
+del CrmTestCase

@@ -1,30 +1,14 @@
 "Deal stages, pipelines and lead conversion as a CRM user sees them"
-import unittest
 from decimal import Decimal
 
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.modules.company.tests import (
     create_company, create_employee, set_company)
+from trytond.modules.crm_portal.tests.tools import CrmTestCase
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
-
-
-class _CrmTestCase(unittest.TestCase):
-    "Build the database once for the class"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module('crm_portal')
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
 
 
 def _today():
@@ -62,7 +46,7 @@ def _create_party(name, kind='person', **values):
     return party
 
 
-class PipelineTestCase(_CrmTestCase):
+class PipelineTestCase(CrmTestCase):
     "Deals follow the stages of their pipeline"
 
     @with_transaction()
@@ -259,7 +243,7 @@ class PipelineTestCase(_CrmTestCase):
             self.assertEqual(lead.state, 'lead')
 
 
-class LeadConversionTestCase(_CrmTestCase):
+class LeadConversionTestCase(CrmTestCase):
     "A lead becomes a contact, a company and a deal"
 
     def _run_wizard(self, lead, **values):
@@ -582,4 +566,4 @@ class LeadConversionTestCase(_CrmTestCase):
             self.assertEqual(deal.start_date, _today())
 
 
-del _CrmTestCase
+del CrmTestCase
