@@ -154,3 +154,49 @@ def test_fast_bitrix24_leads(server):
     assert body['total'] == 120
     assert len(body['result']) == 20
     assert 'next' not in body
+
+
+def test_fast_bitrix24_status_and_comments(server):
+    "Lists, text fields and timeline comments through a Bitrix24 client"
+    bitrix = fast_bitrix24.Bitrix(server['url'], verbose=False)
+    code = 'BOT_' + uuid.uuid4().hex[:8].upper()
+    status_id = int(bitrix.call('crm.status.add', {'fields': {
+                    'ENTITY_ID': 'SOURCE', 'STATUS_ID': code,
+                    'NAME': 'Telegram bot', 'SORT': 15}}))
+    # fast-bitrix24 answers the record itself for a single ID
+    item = bitrix.get_by_ID('crm.status.get', [status_id])
+    assert (item['ENTITY_ID'], item['STATUS_ID'], item['SORT']) == (
+        'SOURCE', code, '15')
+    sources = bitrix.call('crm.status.entity.items', {'entityId': 'SOURCE'},
+        raw=True)['result']
+    assert code in [s['STATUS_ID'] for s in sources]
+
+    lead_id = int(bitrix.call('crm.lead.add', {'fields': {
+                    'TITLE': 'From the bot', 'SOURCE_ID': code,
+                    'SOURCE_DESCRIPTION': 'Channel post of 24 November'}}))
+    lead = bitrix.get_by_ID('crm.lead.get', [lead_id])
+    assert (lead['SOURCE_ID'], lead['SOURCE_DESCRIPTION']) == (
+        code, 'Channel post of 24 November')
+    ids = bitrix.call('crm.timeline.comment.add', [{'fields': {
+                    'ENTITY_TYPE': 'lead', 'ENTITY_ID': lead_id,
+                    'COMMENT': f'Note {i}'}} for i in range(60)])
+    assert len({int(i) for i in ids}) == 60
+    comments = bitrix.get_all('crm.timeline.comment.list', params={
+            'filter': {'ENTITY_TYPE': 'lead', 'ENTITY_ID': lead_id}})
+    assert sorted(c['COMMENT'] for c in comments) == sorted(
+        f'Note {i}' for i in range(60))
+
+    # Plain HTTP: the errors name the field, nothing is added
+    url = server['url']
+    status, body = http(url + 'crm.status.add.json', {'fields': {
+                'ENTITY_ID': 'SOURCE', 'STATUS_ID': code, 'NAME': 'Again'}})
+    assert status == 400 and 'STATUS_ID' in body['error_description'], body
+    status, body = http(url + 'crm.status.list.json', {
+            'filter': {'ENTITY_ID': 'SOURCE', 'STATUS_ID': code}})
+    assert [s['NAME'] for s in body['result']] == ['Telegram bot']
+    status, body = http(url + 'crm.timeline.comment.list.json', {
+            'filter': {'ENTITY_TYPE': 'lead', 'ENTITY_ID': lead_id},
+            'start': 50})
+    assert (status, body['total'], len(body['result'])) == (200, 60, 10)
+    status, body = http(url + 'crm.status.delete.json', {'id': status_id})
+    assert status == 400 and body['error'] == 'ERROR_CORE', body

@@ -10,6 +10,8 @@ from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, PYSONDecoder, PYSONEncoder
 from trytond.transaction import Transaction, without_check_access
 
+from .access_domain import simplify_domain
+
 ENTITIES = [
     ('lead', "Lead"),
     ('deal', "Deal"),
@@ -65,69 +67,6 @@ def observer_domain():
     "Deals observed by the current employee"
     return [('crm_type', '=', 'deal'),
         ('observers', '=', Eval('crm_employee', -1))]
-
-
-def _is_true(domain):
-    return isinstance(domain, list) and (
-        not domain or domain == ['AND'])
-
-
-def simplify_domain(domain):
-    """Return domain with the same meaning and a cheaper query.
-
-    Rules of several roles are OR-ed: an alternative that is always true
-    makes the whole OR true, nested ORs are flattened, repeated
-    alternatives dropped, and alternatives differing only by the values of
-    their last clause ('=' or 'in' on the same field) merged into one
-    'in'."""
-    if not isinstance(domain, list):
-        return domain
-    if domain and domain[0] == 'OR':
-        items = []
-        for item in domain[1:]:
-            item = simplify_domain(item)
-            if _is_true(item):
-                return []
-            if isinstance(item, list) and item and item[0] == 'OR':
-                items.extend(item[1:])
-            else:
-                items.append(item)
-        merged, keys = [], {}
-        for item in items:
-            last = item[-1] if isinstance(item, list) and item else None
-            if (isinstance(last, tuple) and len(last) == 3
-                    and last[1] in {'=', 'in'}
-                    and all(isinstance(c, tuple) for c in item)):
-                key = (repr(item[:-1]), last[0])
-                values = ([last[2]] if last[1] == '=' else list(last[2]))
-                if key in keys:
-                    index = keys[key]
-                    prefix, field, old = merged[index]
-                    merged[index] = (prefix, field, old | set(values))
-                    continue
-                keys[key] = len(merged)
-                merged.append((item[:-1], last[0], set(values)))
-            elif item not in merged:
-                merged.append(item)
-        result = ['OR']
-        for item in merged:
-            if isinstance(item, tuple):
-                prefix, field, values = item
-                if len(values) == 1:
-                    clause = (field, '=', next(iter(values)))
-                else:
-                    clause = (field, 'in', sorted(values, key=repr))
-                item = list(prefix) + [clause]
-            result.append(item)
-        if len(result) == 2 and isinstance(result[1], list):
-            return result[1]
-        return result
-    operator = domain[:1] if domain and domain[0] == 'AND' else []
-    items = [simplify_domain(d) for d in domain[len(operator):]]
-    items = [d for d in items if not _is_true(d)]
-    if not items:
-        return []
-    return operator + items
 
 
 def current_employee():
@@ -240,9 +179,16 @@ class Scope(ModelSQL, ModelView):
                     scopes.get(e) == 'all' for e in entities):
                 domains = [[]]
             group = Group(group_id)
-            name = gettext('crm_portal.msg_access_rule_name',
-                model=pool.get(model).__names__()['model'],
-                action=dict(ACTIONS)[action], group=group.name)
+            labels = {
+                'model': pool.get(model).__names__()['model'],
+                'action': dict(ACTIONS)[action],
+                'group': group.name,
+                }
+            name = gettext('crm_portal.msg_access_rule_name', **labels)
+            if name == 'crm_portal.msg_access_rule_name':
+                # While the module is being set up its messages are not
+                # readable yet: the scopes of access.xml arrive before.
+                name = 'CRM access: %(action)s %(model)s (%(group)s)' % labels
             values = {
                 'name': name,
                 'model': model,

@@ -3,6 +3,7 @@
 # The reports themselves are in analytics_funnel.py, analytics_activity.py,
 # analytics_source.py and analytics_forecast.py.
 import datetime
+from collections import namedtuple
 
 from dateutil.relativedelta import relativedelta
 from sql import Cast, Literal, Null
@@ -11,7 +12,7 @@ from sql.functions import CurrentTimestamp, Function
 from sql.operators import Concat
 
 from trytond import backend
-from trytond.i18n import gettext
+from trytond.i18n import gettext, lazy_gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import ValidationError
 from trytond.modules.currency.fields import Monetary
@@ -230,6 +231,44 @@ class Context(ModelView):
     @classmethod
     def default_date_field(cls):
         return Transaction().context.get('date_field', 'start_date')
+
+
+ReportFilters = namedtuple('ReportFilters', [
+        'company', 'pipeline', 'employee', 'from_date', 'to_date'])
+
+
+def report_filters():
+    "The filters of the reporting context (crm.analytics.context)"
+    context = Transaction().context
+    return ReportFilters(
+        company=context.get('company'),
+        pipeline=context.get('pipeline'),
+        employee=context.get('employee_filter'),
+        from_date=context.get('from_date'),
+        to_date=context.get('to_date'))
+
+
+class ReportMixin:
+    "A report row of a company, with amounts in the company's currency"
+    __slots__ = ()
+
+    company = fields.Many2One(
+        'company.company', lazy_gettext('crm_portal.msg_analytics_company'))
+    currency = fields.Function(fields.Many2One(
+            'currency.currency',
+            lazy_gettext('crm_portal.msg_analytics_currency')),
+        'get_currency')
+
+    def get_currency(self, name):
+        return self.company.currency.id if self.company else None
+
+
+def period_where(opportunity):
+    """The condition of the report period on leads and deals, or None"""
+    filters = report_filters()
+    column, timestamp = context_date_column(opportunity)
+    return date_range_where(
+        column, filters.from_date, filters.to_date, timestamp=timestamp)
 
 
 def context_date_column(opportunity):

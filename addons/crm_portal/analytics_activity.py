@@ -7,19 +7,16 @@ from trytond.i18n import lazy_gettext
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.modules.currency.fields import Monetary
 from trytond.pool import Pool
-from trytond.transaction import Transaction
 
-from .analytics import date_range_where
+from .analytics import ReportMixin, date_range_where, report_filters
 
 _TYPES = ['call', 'meeting', 'email', 'task']
 
 
-class ManagerActivity(ModelSQL, ModelView):
+class ManagerActivity(ReportMixin, ModelSQL, ModelView):
     "Manager Activity"
     __name__ = 'crm.analytics.activity'
 
-    company = fields.Many2One(
-        'company.company', lazy_gettext('crm_portal.msg_analytics_company'))
     employee = fields.Many2One(
         'company.employee', lazy_gettext('crm_portal.msg_analytics_employee'))
     calls = fields.Integer(lazy_gettext('crm_portal.msg_analytics_calls'))
@@ -34,10 +31,6 @@ class ManagerActivity(ModelSQL, ModelView):
     won_amount = Monetary(
         lazy_gettext('crm_portal.msg_analytics_won_amount'),
         currency='currency', digits='currency')
-    currency = fields.Function(fields.Many2One(
-            'currency.currency',
-            lazy_gettext('crm_portal.msg_analytics_currency')),
-        'get_currency')
 
     @classmethod
     def __setup__(cls):
@@ -49,10 +42,7 @@ class ManagerActivity(ModelSQL, ModelView):
         pool = Pool()
         Activity = pool.get('crm.activity')
         Opportunity = pool.get('sale.opportunity')
-        context = Transaction().context
-        company = context.get('company')
-        employee = context.get('employee_filter')
-        from_date, to_date = context.get('from_date'), context.get('to_date')
+        company, _, employee, from_date, to_date = report_filters()
 
         activity = Activity.__table__()
         where = ((activity.company == company)
@@ -107,9 +97,6 @@ class ManagerActivity(ModelSQL, ModelView):
             Sum(union.won).as_('won'),
             cls.won_amount.sql_cast(Sum(union.won_amount)).as_('won_amount'),
             group_by=[union.company, union.employee])
-
-    def get_currency(self, name):
-        return self.company.currency.id if self.company else None
 
     def get_rec_name(self, name):
         return self.employee.rec_name if self.employee else ''

@@ -13,21 +13,19 @@ from trytond.i18n import lazy_gettext
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.modules.currency.fields import Monetary
 from trytond.pool import Pool
-from trytond.transaction import Transaction
 
-from .analytics import add_days, date_range_where
+from .analytics import (
+    ReportMixin, add_days, date_range_where, report_filters)
 
 
 def _month_start(date):
     return date.replace(day=1) if date else None
 
 
-class Forecast(ModelSQL, ModelView):
+class Forecast(ReportMixin, ModelSQL, ModelView):
     "Forecast"
     __name__ = 'crm.analytics.forecast'
 
-    company = fields.Many2One(
-        'company.company', lazy_gettext('crm_portal.msg_analytics_company'))
     month = fields.Date(lazy_gettext('crm_portal.msg_analytics_month'))
     number = fields.Integer(
         lazy_gettext('crm_portal.msg_analytics_open_deals'))
@@ -38,10 +36,6 @@ class Forecast(ModelSQL, ModelView):
         lazy_gettext('crm_portal.msg_analytics_weighted_amount'),
         currency='currency', digits='currency',
         help=lazy_gettext('crm_portal.msg_analytics_weighted_amount_help'))
-    currency = fields.Function(fields.Many2One(
-            'currency.currency',
-            lazy_gettext('crm_portal.msg_analytics_currency')),
-        'get_currency')
 
     @classmethod
     def __setup__(cls):
@@ -71,10 +65,9 @@ class Forecast(ModelSQL, ModelView):
         Stage = pool.get('crm.pipeline.stage')
         Company = pool.get('company.company')
         Currency = pool.get('currency.currency')
-        context = Transaction().context
-        company_id = context.get('company')
-        pipeline = context.get('pipeline')
-        employee = context.get('employee_filter')
+        filters = report_filters()
+        company_id, pipeline, employee = (
+            filters.company, filters.pipeline, filters.employee)
 
         deal = Opportunity.__table__()
         stage = Stage.__table__()
@@ -95,8 +88,7 @@ class Forecast(ModelSQL, ModelView):
         if employee:
             where &= deal.employee == employee
         period = date_range_where(
-            month, _month_start(context.get('from_date')),
-            context.get('to_date'))
+            month, _month_start(filters.from_date), filters.to_date)
         if period is not None:
             where &= period
         amount = Coalesce(deal.amount, 0)
@@ -127,19 +119,14 @@ class Forecast(ModelSQL, ModelView):
                 weighted.as_('weighted_amount'),
                 group_by=[deals.company, deals.month, currency.digits]))
 
-    def get_currency(self, name):
-        return self.company.currency.id if self.company else None
-
     def get_rec_name(self, name):
         return self.month.strftime('%Y-%m') if self.month else ''
 
 
-class PlanActual(ModelSQL, ModelView):
+class PlanActual(ReportMixin, ModelSQL, ModelView):
     "Sales Plan against Won"
     __name__ = 'crm.analytics.sales_plan'
 
-    company = fields.Many2One(
-        'company.company', lazy_gettext('crm_portal.msg_analytics_company'))
     employee = fields.Many2One(
         'company.employee', lazy_gettext('crm_portal.msg_analytics_employee'))
     month = fields.Date(lazy_gettext('crm_portal.msg_analytics_month'))
@@ -155,10 +142,6 @@ class PlanActual(ModelSQL, ModelView):
             digits=(1, 4),
             help=lazy_gettext('crm_portal.msg_analytics_achievement_help')),
         'get_achievement')
-    currency = fields.Function(fields.Many2One(
-            'currency.currency',
-            lazy_gettext('crm_portal.msg_analytics_currency')),
-        'get_currency')
 
     @classmethod
     def __setup__(cls):
@@ -171,11 +154,8 @@ class PlanActual(ModelSQL, ModelView):
         pool = Pool()
         Plan = pool.get('crm.sales.plan')
         Opportunity = pool.get('sale.opportunity')
-        context = Transaction().context
-        company = context.get('company')
-        employee = context.get('employee_filter')
-        from_month = _month_start(context.get('from_date'))
-        to_date = context.get('to_date')
+        company, _, employee, from_date, to_date = report_filters()
+        from_month = _month_start(from_date)
 
         plan = Plan.__table__()
         where = plan.company == company
@@ -230,9 +210,6 @@ class PlanActual(ModelSQL, ModelView):
     def get_achievement(self, name):
         if self.plan:
             return round(float(self.won_amount or 0) / float(self.plan), 4)
-
-    def get_currency(self, name):
-        return self.company.currency.id if self.company else None
 
     def get_rec_name(self, name):
         return '%s %s' % (

@@ -15,9 +15,8 @@ from trytond.i18n import lazy_gettext
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.modules.currency.fields import Monetary
 from trytond.pool import Pool
-from trytond.transaction import Transaction
 
-from .analytics import context_date_column, date_range_where
+from .analytics import ReportMixin, period_where, report_filters
 from .pipeline import STAGE_KINDS
 
 
@@ -51,17 +50,13 @@ def _deals(company, pipeline=None):
     "The deals of the report period"
     pool = Pool()
     Opportunity = pool.get('sale.opportunity')
-    context = Transaction().context
     opportunity = Opportunity.__table__()
     where = ((opportunity.crm_type == 'deal')
         & (opportunity.company == company)
         & (opportunity.stage != Null))
     if pipeline:
         where &= opportunity.pipeline == pipeline
-    column, timestamp = context_date_column(opportunity)
-    period = date_range_where(
-        column, context.get('from_date'), context.get('to_date'),
-        timestamp=timestamp)
+    period = period_where(opportunity)
     if period is not None:
         where &= period
     return opportunity.select(
@@ -72,12 +67,10 @@ def _deals(company, pipeline=None):
         where=where)
 
 
-class Funnel(ModelSQL, ModelView):
+class Funnel(ReportMixin, ModelSQL, ModelView):
     "Sales Funnel"
     __name__ = 'crm.analytics.funnel'
 
-    company = fields.Many2One(
-        'company.company', lazy_gettext('crm_portal.msg_analytics_company'))
     pipeline = fields.Many2One(
         'crm.pipeline', lazy_gettext('crm_portal.msg_analytics_pipeline'))
     stage = fields.Many2One(
@@ -110,10 +103,6 @@ class Funnel(ModelSQL, ModelView):
         lazy_gettext('crm_portal.msg_analytics_funnel_average_days'),
         digits=(16, 2),
         help=lazy_gettext('crm_portal.msg_analytics_funnel_average_days_help'))
-    currency = fields.Function(fields.Many2One(
-            'currency.currency',
-            lazy_gettext('crm_portal.msg_analytics_currency')),
-        'get_currency')
 
     @classmethod
     def __setup__(cls):
@@ -125,9 +114,8 @@ class Funnel(ModelSQL, ModelView):
     def table_query(cls):
         pool = Pool()
         History = pool.get('crm.deal.stage.history')
-        context = Transaction().context
-        company = context.get('company')
-        pipeline = context.get('pipeline')
+        filters = report_filters()
+        company, pipeline = filters.company, filters.pipeline
 
         # Per deal: the furthest in-progress stage position it reached.
         deal = _deals(company, pipeline)
@@ -200,9 +188,6 @@ class Funnel(ModelSQL, ModelView):
     def get_conversion(self, name):
         if self.kind == 'in_progress' and self.number:
             return round(self.next_number / self.number, 4)
-
-    def get_currency(self, name):
-        return self.company.currency.id if self.company else None
 
     def get_rec_name(self, name):
         return self.stage.rec_name if self.stage else ''

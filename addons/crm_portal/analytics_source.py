@@ -7,17 +7,14 @@ from trytond.i18n import lazy_gettext
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.modules.currency.fields import Monetary
 from trytond.pool import Pool
-from trytond.transaction import Transaction
 
-from .analytics import context_date_column, date_range_where
+from .analytics import ReportMixin, period_where, report_filters
 
 
-class SourceReport(ModelSQL, ModelView):
+class SourceReport(ReportMixin, ModelSQL, ModelView):
     "Sources"
     __name__ = 'crm.analytics.source'
 
-    company = fields.Many2One(
-        'company.company', lazy_gettext('crm_portal.msg_analytics_company'))
     source = fields.Many2One(
         'crm.source', lazy_gettext('crm_portal.msg_analytics_source'))
     utm_campaign = fields.Char(
@@ -39,10 +36,6 @@ class SourceReport(ModelSQL, ModelView):
     won_amount = Monetary(
         lazy_gettext('crm_portal.msg_analytics_won_amount'),
         currency='currency', digits='currency')
-    currency = fields.Function(fields.Many2One(
-            'currency.currency',
-            lazy_gettext('crm_portal.msg_analytics_currency')),
-        'get_currency')
 
     @classmethod
     def __setup__(cls):
@@ -54,19 +47,13 @@ class SourceReport(ModelSQL, ModelView):
     def table_query(cls):
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
-        context = Transaction().context
-        company = context.get('company')
-        pipeline = context.get('pipeline')
-        employee = context.get('employee_filter')
+        company, pipeline, employee, _, _ = report_filters()
 
         record = Opportunity.__table__()
         origin = Opportunity.__table__()
         where = ((record.company == company)
             & record.crm_type.in_(['lead', 'deal']))
-        column, timestamp = context_date_column(record)
-        period = date_range_where(
-            column, context.get('from_date'), context.get('to_date'),
-            timestamp=timestamp)
+        period = period_where(record)
         if period is not None:
             where &= period
         if pipeline:
@@ -103,9 +90,6 @@ class SourceReport(ModelSQL, ModelView):
         if self.leads:
             return round(self.converted_leads / self.leads, 4)
         return 0.0
-
-    def get_currency(self, name):
-        return self.company.currency.id if self.company else None
 
     def get_rec_name(self, name):
         names = [self.source.rec_name if self.source else '']

@@ -5,6 +5,9 @@ from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction, without_check_access
 
+from .access import current_employee
+from .access_domain import is_leaf
+
 AUDITED = {
     'sale.opportunity': [
         'description', 'employee', 'party', 'contact_party', 'lead_status',
@@ -21,6 +24,22 @@ AUDITED = {
         'party',
         ],
     }
+
+
+def resource_domain(field, model, domain):
+    """Return domain on the Reference field to records of model matching
+    domain: each clause goes through the reference to model"""
+    def through(clause):
+        if is_leaf(clause):
+            name, operator, value, *rest = clause
+            return (f'{field}.{name}', operator, value, model, *rest)
+        if isinstance(clause, (list, tuple)):
+            return [c if isinstance(c, str) else through(c) for c in clause]
+        return clause
+    result = [(field, 'like', model + ',%')]
+    if domain:
+        result.append(through(domain))
+    return result
 
 
 def value_text(record, name):
@@ -166,3 +185,32 @@ class Activity(AuditMixin, metaclass=PoolMeta):
 
     history = fields.One2Many(
         'crm.audit.entry', 'resource', "History", readonly=True)
+
+
+class Rule(metaclass=PoolMeta):
+    __name__ = 'ir.rule'
+
+    @classmethod
+    def _get_context(cls, model_name):
+        context = super()._get_context(model_name)
+        if model_name == 'crm.audit.entry':
+            context['crm_audit_resources'] = cls.crm_audit_domain()
+        return context
+
+    @classmethod
+    def _get_cache_key(cls, model_names):
+        key = super()._get_cache_key(model_names)
+        if 'crm.audit.entry' in model_names:
+            # The read rules of the audited models depend on them.
+            key = (*key, Transaction().user, current_employee())
+        return key
+
+    @classmethod
+    def crm_audit_domain(cls):
+        """The domain of audit entries of records the user may read:
+        the read rules of each audited model, through the resource"""
+        domain = ['OR']
+        for model in AUDITED:
+            domain.append(resource_domain(
+                    'resource', model, cls.domain_get(model, mode='read')))
+        return domain

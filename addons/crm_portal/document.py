@@ -26,84 +26,6 @@ KPP_TYPES = {'ru_kpp'}
 PDF_ACTIONS = [
     'report_quote_pdf', 'report_deal_quote_pdf', 'report_invoice_pdf']
 
-# Fixed wording of the printed forms per language; other languages get
-# the English form.
-LABELS = {
-    'en': {
-        'quote': "Quotation",
-        'invoice': "Invoice",
-        'credit_note': "Credit Note",
-        'number': "No.",
-        'dated': "dated",
-        'supplier': "Supplier",
-        'client': "Client",
-        'inn': "Tax ID (INN)",
-        'kpp': "KPP",
-        'bank': "Bank",
-        'bic': "BIC",
-        'bank_account': "Account",
-        'correspondent_account': "Correspondent account",
-        'position': "#",
-        'description': "Description",
-        'quantity': "Quantity",
-        'unit': "Unit",
-        'unit_price': "Price",
-        'amount': "Amount",
-        'untaxed': "Total without taxes",
-        'tax_total': "Taxes",
-        'total': "Total",
-        'summary': "Items: %(count)s, total amount %(total)s",
-        'in_words': "Amount in words",
-        'valid_until': "Valid until",
-        'due': "Payment due",
-        'payment_term': "Payment terms",
-        'signatory': "Director",
-        'accountant': "Chief accountant",
-        'reference': "Reference",
-        },
-    'ru': {
-        'quote': "Коммерческое предложение",
-        'invoice': "Счёт на оплату",
-        'credit_note': "Кредит-нота",
-        'number': "№",
-        'dated': "от",
-        'supplier': "Поставщик",
-        'client': "Покупатель",
-        'inn': "ИНН",
-        'kpp': "КПП",
-        'bank': "Банк получателя",
-        'bic': "БИК",
-        'bank_account': "Сч. №",
-        'correspondent_account': "Кор. сч.",
-        'position': "№",
-        'description': "Товары (работы, услуги)",
-        'quantity': "Кол-во",
-        'unit': "Ед.",
-        'unit_price': "Цена",
-        'amount': "Сумма",
-        'untaxed': "Итого без налогов",
-        'tax_total': "В том числе налоги",
-        'total': "Всего к оплате",
-        'summary': "Всего наименований %(count)s, на сумму %(total)s",
-        'in_words': "Сумма прописью",
-        'valid_until': "Предложение действительно до",
-        'due': "Оплатить до",
-        'payment_term': "Условия оплаты",
-        'signatory': "Руководитель",
-        'accountant': "Главный бухгалтер",
-        'reference': "Основание",
-        },
-    }
-
-
-def _short_language(code):
-    return (code or 'en').replace('-', '_').split('_')[0].lower()
-
-
-def labels(language):
-    return LABELS.get(_short_language(language), LABELS['en'])
-
-
 def image_mimetype(data):
     "The mime-type of an image from its first bytes"
     data = bytes(data[:12])
@@ -230,6 +152,8 @@ class DocumentReport(CompanyReport):
     @classmethod
     def get_context(cls, records, header, data):
         context = super().get_context(records, header, data)
+        # The wording is in the template, translated by Tryton in the
+        # language the template sets with set_lang(doc.language).
         context['documents'] = lambda records: [
             cls.document(r) for r in records]
         return context
@@ -247,7 +171,6 @@ class DocumentReport(CompanyReport):
         Lang = pool.get('ir.lang')
         language = cls._language(record)
         lang = Lang.get(language)
-        label = labels(language)
         company = record.company
         currency = record.currency
 
@@ -280,7 +203,7 @@ class DocumentReport(CompanyReport):
         total = record.total_amount or 0
         doc = SimpleNamespace(
             record=record,
-            label=label,
+            language=lang.code,
             company=company,
             company_name=company.party.name if company else '',
             company_address=cls._address(company.party if company else None),
@@ -306,11 +229,10 @@ class DocumentReport(CompanyReport):
             tax_amount=money(record.tax_amount),
             total_amount=money(total),
             currency_code=currency.code.upper() if currency else '',
-            summary=label['summary'] % {
-                'count': len(lines),
-                'total': ' '.join(filter(None, [
-                            money(total),
-                            currency.code.upper() if currency else '']))},
+            line_count=len(lines),
+            summary_total=' '.join(filter(None, [
+                        money(total),
+                        currency.code.upper() if currency else ''])),
             total_in_words=amount_in_words(
                 total, currency.code if currency else '', language),
             logo=company.get_document_image('logo', 5, 2.5)
@@ -347,13 +269,10 @@ class DocumentReport(CompanyReport):
 
     @classmethod
     def _title(cls, doc, kind, number, date, lang):
-        label = doc.label
-        parts = [label[kind]]
-        if number:
-            parts += [label['number'], number]
-        if date:
-            parts += [label['dated'], lang.strftime(date)]
-        doc.title = ' '.join(parts)
+        "Set what the template's title shows"
+        doc.kind = kind
+        doc.number = number or ''
+        doc.date = lang.strftime(date)
 
 
 class QuoteReport(DocumentReport):

@@ -9,6 +9,24 @@ FEATURES = OrderedDict([
         ('exchange_1c', 'crm_1c_exchange'),
         ('sites', 'crm_sites'),
         ])
+# What each feature adds, for the command line; the web client shows the
+# same text translated (ir.message msg_feature_<name>[_description]).
+DESCRIPTIONS = OrderedDict([
+        ('portal', ("CRM", "Leads, deals, contacts, companies, timeline, "
+                "quotes and invoices, automation, analytics, REST API and "
+                "webhooks")),
+        ('telephony', ("Telephony", "Calls from PBXs and SIP trunks, "
+                "caller ID, click-to-call, recordings, telephony REST "
+                "methods and PBX webhooks")),
+        ('openlines', ("Open lines", "Chats from the site widget and "
+                "messengers in one queue, operators, conversation "
+                "history")),
+        ('exchange_1c', ("1C exchange", "CommerceML exchange with 1C: "
+                "catalog and prices in, orders out, statuses back, "
+                "scheduled exchange")),
+        ('sites', ("Sites", "Landing pages and CRM web forms published "
+                "from the CRM, form submissions become leads")),
+        ])
 # Always on: the other features build on it.
 CORE_FEATURE = 'portal'
 ALL = 'all'

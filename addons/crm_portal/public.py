@@ -22,9 +22,11 @@ where the model (so its module) is not activated, without telling which.
 """
 import functools
 
-from trytond.protocols.wrappers import Response, exceptions, with_pool
+from trytond.protocols.wrappers import Response, exceptions
 
 # routes.py holds the REST gateway's versions of these; one implementation.
+from trytond.modules.crm_portal.tenant_pool import (
+    with_tenant_pool as with_pool)
 from trytond.modules.crm_portal.routes import (
     _run as run, error_response, json_response, not_found)
 

@@ -91,12 +91,23 @@ class Rest(Model):
         return {}
 
     @classmethod
+    def registry(cls):
+        """methods(), built once per pool class (and again when methods
+        is replaced, as tests do)"""
+        built = cls.__dict__.get('_registry')
+        function = cls.methods.__func__
+        if built is None or built[0] is not function:
+            built = (function, cls.methods())
+            setattr(cls, '_registry', built)
+        return built[1]
+
+    @classmethod
     def get_method(cls, name):
         "Return the RestMethod named name or raise ERROR_METHOD_NOT_FOUND"
         key = (name or '').strip().lower()
         if key.endswith('.json'):
             key = key[:-len('.json')]
-        method = cls.methods().get(key)
+        method = cls.registry().get(key)
         if method is None:
             raise RestError('ERROR_METHOD_NOT_FOUND', gettext(
                     'crm_portal.msg_rest_method_not_found',

@@ -5,6 +5,7 @@ import functools
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction, check_access
 
+from . import rest_convert as rc
 from . import rest_fields as rf
 from . import rest_fields_entity as rfe
 from .rest import PAGE_SIZE, RestMethod, RestPage, page_start
@@ -64,9 +65,9 @@ def rest_handler(func):
 def record_id(params, name='id'):
     "The id parameter (id or ID) as an integer"
     value = params.get(name, params.get(name.upper()))
-    number = rf.parse_int(name, value) if value not in (None, '') else None
+    number = rc.parse_int(name, value) if value not in (None, '') else None
     if not number:
-        raise rf.error('msg_rest_crm_id_invalid', field=name)
+        raise rc.error('msg_rest_crm_id_invalid', field=name)
     return number
 
 
@@ -75,7 +76,7 @@ def fields_param(params, name='fields'):
     if value is None:
         value = {}
     if not isinstance(value, dict):
-        raise rf.error('msg_rest_crm_param_object', param=name)
+        raise rc.error('msg_rest_crm_param_object', param=name)
     return {str(k).upper(): v for k, v in value.items()}
 
 
@@ -85,7 +86,7 @@ def visible(entity, id_):
     with Transaction().set_context(active_test=False):
         records = Model.search([('id', '=', id_)] + entity.domain, limit=1)
     if not records:
-        raise rf.not_found()
+        raise rc.not_found()
     return records[0]
 
 
@@ -127,7 +128,7 @@ def select_names(entity, select):
     if isinstance(select, dict):
         select = list(select.values())
     if not isinstance(select, (list, tuple)):
-        raise rf.error('msg_rest_crm_param_list', param='select')
+        raise rc.error('msg_rest_crm_param_list', param='select')
     wanted = {str(s).upper() for s in select}
     names = ['ID']
     for name, field in fields.items():
@@ -148,14 +149,14 @@ def split_key(fields, key):
         if upper.startswith(prefix) and upper[len(prefix):] in fields:
             return upper[len(prefix):], operator
     name = upper.lstrip('=!<>%@')
-    raise rf.error('msg_rest_crm_unknown_field', field=name, param='filter')
+    raise rc.error('msg_rest_crm_unknown_field', field=name, param='filter')
 
 
 def filter_domain(entity, filter_, conv):
     if filter_ in (None, '', []):
         return []
     if not isinstance(filter_, dict):
-        raise rf.error('msg_rest_crm_param_object', param='filter')
+        raise rc.error('msg_rest_crm_param_object', param='filter')
     fields = entity.fields
     domain = []
     for key, value in filter_.items():
@@ -177,7 +178,7 @@ def filter_domain(entity, filter_, conv):
                     (['OR'] if operator == 'ilike' else ['AND']) + clauses)
                 continue
             elif operator not in {'in', 'not in'}:
-                raise rf.invalid(name, value)
+                raise rc.invalid(name, value)
         elif operator in {'in', 'not in'}:
             value = [value]
         domain.append(fields[name].search(operator, value, conv))
@@ -188,17 +189,17 @@ def order_param(entity, order):
     if order in (None, '', []):
         return [('id', 'ASC')]
     if not isinstance(order, dict):
-        raise rf.error('msg_rest_crm_param_object', param='order')
+        raise rc.error('msg_rest_crm_param_object', param='order')
     fields = entity.fields
     result = []
     for key, direction in order.items():
         name = str(key).upper()
         if name not in fields or not fields[name].order:
-            raise rf.error('msg_rest_crm_unknown_field', field=name,
+            raise rc.error('msg_rest_crm_unknown_field', field=name,
                 param='order')
         direction = str(direction or 'ASC').upper()
         if direction not in {'ASC', 'DESC'}:
-            raise rf.invalid(name, direction)
+            raise rc.invalid(name, direction)
         result.append((fields[name].order, direction))
     if not any(f == 'id' for f, _ in result):
         result.append(('id', 'ASC'))
@@ -209,18 +210,18 @@ def check_required(entity, fields, values):
     for name, field in entity.fields.items():
         if (field.required and not field.readonly
                 and fields.get(name) in (None, '')):
-            raise rf.error('msg_rest_crm_required', field=name)
+            raise rc.error('msg_rest_crm_required', field=name)
     if entity.name == 'deal' and not values.get('party'):
-        raise rf.error('msg_rest_crm_deal_party')
+        raise rc.error('msg_rest_crm_deal_party')
     if entity.name == 'contact' and not values.get('name'):
-        raise rf.error('msg_rest_crm_required', field='NAME')
+        raise rc.error('msg_rest_crm_required', field='NAME')
 
 
 # Handlers
 
 def entity_add(entity, params):
     Model = entity.Model
-    conv = rf.Converter()
+    conv = rc.Converter()
     fields = fields_param(params)
     values = to_values(entity, fields, None, conv)
     check_required(entity, fields, values)
@@ -239,14 +240,14 @@ def entity_add(entity, params):
 
 def entity_get(entity, params):
     record = visible(entity, record_id(params))
-    conv = rf.Converter()
+    conv = rc.Converter()
     fields = entity.fields
     return read(entity, record, list(fields), conv, fields)
 
 
 def entity_list(entity, params):
     Model = entity.Model
-    conv = rf.Converter()
+    conv = rc.Converter()
     domain = entity.domain + filter_domain(
         entity, params.get('filter', params.get('FILTER')), conv)
     names = select_names(entity, params.get('select', params.get('SELECT')))
@@ -264,11 +265,11 @@ def entity_list(entity, params):
 def entity_update(entity, params):
     Model = entity.Model
     record = visible(entity, record_id(params))
-    conv = rf.Converter()
+    conv = rc.Converter()
     fields = fields_param(params)
     values = to_values(entity, fields, record, conv)
     if entity.name == 'company' and 'name' in values and not values['name']:
-        raise rf.invalid('TITLE', fields.get('TITLE'))
+        raise rc.invalid('TITLE', fields.get('TITLE'))
     if values:
         with Transaction().set_context(**entity.context):
             Model.write([record], values)

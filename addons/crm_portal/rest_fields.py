@@ -2,9 +2,9 @@
 # filtering, ordering; multi-fields (PHONE, EMAIL, WEB, IM).
 from trytond.pool import Pool
 
-from .rest_convert import (  # noqa: F401
-    Converter, error, invalid, join_name, not_found, parse_decimal,
-    parse_int, parse_text, parse_yes_no, split_name, yes_no)
+from .rest_convert import (
+    error, invalid, join_name, parse_decimal, parse_int, parse_text,
+    split_name)
 
 # Filter prefixes, longest first: Bitrix operator -> Tryton operator
 OPERATORS = [
@@ -47,6 +47,7 @@ MULTI_FIELDS = {
         },
     }
 UTM = ['UTM_SOURCE', 'UTM_MEDIUM', 'UTM_CAMPAIGN', 'UTM_CONTENT', 'UTM_TERM']
+
 
 class RestField:
     """A Bitrix24 field of an entity

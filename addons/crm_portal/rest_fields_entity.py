@@ -28,6 +28,7 @@ def lead_fields():
             status_type='STATUS'),
         _code_field('SOURCE_ID', 'source', 'crm.source',
             status_type='SOURCE'),
+        _text_field('SOURCE_DESCRIPTION', 'source_description'),
         _money_field(),
         _currency_field(),
         _user_field('ASSIGNED_BY_ID'),
@@ -141,6 +142,7 @@ def deal_fields():
             [('crm_type', '=', 'lead')], type_='crm_lead'),
         _code_field('SOURCE_ID', 'source', 'crm.source',
             status_type='SOURCE'),
+        _text_field('SOURCE_DESCRIPTION', 'source_description'),
         RestField('CLOSED', 'char', 'stage_kind',
             read=lambda r, c: yes_no(r.stage_kind in {'won', 'lost'}),
             search=search_closed),
@@ -153,14 +155,11 @@ def deal_fields():
 
 
 def _party_common_fields():
-    Party = Pool().get('party.party')
-    fields = [
+    return [
         _user_field('ASSIGNED_BY_ID', 'crm_responsible'),
-        ]
-    if 'comment' in Party._fields:
-        fields.append(_text_field('COMMENTS', 'comment'))
-    fields.extend(_party_multi_field(n) for n in MULTI_FIELDS)
-    return fields + _tracking_fields() + [_constant_field('OPENED', 'Y')]
+        _text_field('COMMENTS', 'comment'),
+        ] + [_party_multi_field(n) for n in MULTI_FIELDS] + (
+        _tracking_fields() + [_constant_field('OPENED', 'Y')])
 
 
 def contact_fields():

@@ -9,11 +9,13 @@ import logging
 import threading
 import time
 
+from sql import Null
+
 from trytond import backend
 from trytond import config
 from trytond.i18n import gettext
 from trytond.protocols.wrappers import (
-    Response, exceptions, set_max_request_size, with_pool)
+    Response, exceptions, set_max_request_size)
 from trytond.transaction import Transaction, TransactionError
 from trytond.wsgi import app
 
@@ -22,8 +24,11 @@ from trytond.wsgi import app
 from trytond.modules.crm_portal.openapi import build_openapi
 from trytond.modules.crm_portal.rest import RestError
 from trytond.modules.crm_portal.rest_core import time_block
+from trytond.modules.crm_portal.tenant_pool import (
+    with_tenant_pool as with_pool)
 from trytond.modules.crm_portal.rest_params import (
     ParamsError, merge_params, parse_body, parse_php_params, parse_query)
+from trytond.modules.crm_portal.rest_ratelimit import autocommit_cursor
 
 __all__ = ['rest', 'rest_openapi', 'rest_no_auth', 'max_size']
 
@@ -32,6 +37,27 @@ DEFAULT_MAX_SIZE = 1024 * 1024
 # Refresh the token's "last used" time at most this often (seconds).
 TOUCH_INTERVAL = 60
 _sqlite_writer = threading.Lock()
+# The context of a token's user, computed once and not per call: the key
+# holds the user's last change, and it is forgotten after a while (a
+# change elsewhere, such as a language, is then seen).
+PREFERENCES_TTL = 300
+PREFERENCES_MAX = 1000
+_preferences = {}
+
+
+def _user_preferences(database_name, user):
+    "The context of user (a res.user record), cached"
+    key = (database_name, user.id, str(user.write_date or user.create_date))
+    now = time.monotonic()
+    cached = _preferences.get(key)
+    if cached and now - cached[0] < PREFERENCES_TTL:
+        return dict(cached[1])
+    with Transaction().set_user(user.id):
+        preferences = user.__class__.get_preferences(context_only=True)
+    if len(_preferences) >= PREFERENCES_MAX:
+        _preferences.clear()
+    _preferences[key] = (now, preferences)
+    return dict(preferences)
 
 
 def max_size():
@@ -165,7 +191,6 @@ def _authenticate(pool, database_name, request, user_id, token, method_name):
     Token = pool.get('crm.webhook.token')
     Rate = pool.get('crm.rest.rate')
     Rest = pool.get('crm.rest')
-    User = pool.get('res.user')
     info = {}
 
     def check():
@@ -174,8 +199,7 @@ def _authenticate(pool, database_name, request, user_id, token, method_name):
         if record is None:
             return error_response('INVALID_CREDENTIALS', gettext(
                     'crm_portal.msg_rest_invalid_credentials'), 401), False
-        with transaction.set_user(record.user.id):
-            preferences = User.get_preferences(context_only=True)
+        preferences = _user_preferences(database_name, record.user)
         scopes = list(record.scopes or [])
         info.update(token=record.id, user=record.user.id,
             preferences=preferences, scopes=scopes)
@@ -196,10 +220,26 @@ def _authenticate(pool, database_name, request, user_id, token, method_name):
         now = datetime.datetime.now()
         if (not record.last_used or (now - record.last_used)
                 > datetime.timedelta(seconds=TOUCH_INTERVAL)):
-            record.touch()
+            if readonly:
+                _touch(Token, record.id, now)
+            else:
+                record.touch()
         return None, True
-    response = _run(database_name, 0, False, {}, check)
+    # On PostgreSQL the rate slot and the "last used" time are written on
+    # a connection of their own: the check reads only.
+    readonly = backend.name == 'postgresql'
+    response = _run(database_name, 0, readonly, {}, check)
     return response, info
+
+
+def _touch(Token, token_id, now):
+    "Set the last use of the token, once for concurrent calls"
+    table = Token.__table__()
+    with autocommit_cursor() as cursor:
+        cursor.execute(*table.update([table.last_used], [now],
+                where=(table.id == token_id)
+                & ((table.last_used == Null) | (table.last_used < now
+                        - datetime.timedelta(seconds=TOUCH_INTERVAL)))))
 
 
 def _rest(request, pool, user_id, token, method_name, started):

@@ -369,3 +369,52 @@ class AccessTestCase(AccessMixin, unittest.TestCase):
                 self.assertEqual(
                     Party(parties['other'].id).name, "Ok")
 
+
+    @with_transaction()
+    def test_audit_entries_follow_record_rules(self):
+        "The history of a record is read only by who may read the record"
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        Party = pool.get('party.party')
+        Entry = pool.get('crm.audit.entry')
+        company, employees, users = self.setup_world()
+        with set_company(company):
+            deals = self.create_records(company, employees, 'deal')
+            Opportunity.write(list(deals.values()), {'amount': 42})
+            # Parties are read by all CRM roles, their writes by own scope.
+            self.set_scope('group_crm', 'company', 'read', 'own')
+            parties = self.create_records(company, employees, 'company')
+            Party.write(list(parties.values()), {'job_title': "Buyer"})
+            logged = {r: Entry.search([('resource', '=', str(r))])
+                for r in [*deals.values(), *parties.values()]}
+            self.assertTrue(all(logged.values()))
+
+            def seen(user):
+                "The records whose entries user finds by a search"
+                with self.as_user(user):
+                    entries = Entry.search([])
+                    resources = {e['resource'] for e in Entry.read(
+                            [e.id for e in entries], ['resource'])}
+                return {r for r in logged if str(r) in resources}
+
+            self.assertEqual(seen(users['user']), {
+                    deals['user'], parties['user']})
+            self.assertEqual(seen(users['manager']), {
+                    deals['manager'], deals['user'], deals['sub'],
+                    *parties.values()})
+            self.assertEqual(
+                seen(users['admin']), set(logged))
+
+            with self.as_user(users['user']):
+                # Reading another's entry by id is refused.
+                with self.assertRaises(AccessError):
+                    Entry.read([logged[deals['other']][0].id], ['new_value'])
+                # The history in the form shows the own record's changes.
+                deal = Opportunity(deals['user'].id)
+                self.assertEqual(
+                    [(e.field, e.new_value) for e in deal.history
+                        if e.field == 'amount'],
+                    [('amount', '42')])
+            # A wider scope shows the entries at once.
+            self.set_scope('group_crm', 'deal', 'read', 'all')
+            self.assertIn(deals['other'], seen(users['user']))

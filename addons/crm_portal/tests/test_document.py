@@ -3,6 +3,7 @@ import email
 import email.policy
 import io
 import socketserver
+import subprocess
 import threading
 import unittest
 import zipfile
@@ -18,7 +19,8 @@ from trytond.modules.crm_portal.document import pdf_available
 from trytond.modules.currency.tests import add_currency_rate, create_currency
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
-    activate_module, drop_db, with_transaction)
+    DB_NAME, activate_module, drop_db, with_transaction)
+from trytond.tools import file_open
 from trytond.transaction import Transaction
 
 # A 1×1 transparent PNG
@@ -283,6 +285,13 @@ class DocumentTestCase(unittest.TestCase):
         super().setUpClass()
         drop_db()
         activate_module('crm_portal')
+        # The wording of the forms is translated by Tryton: load the
+        # module's Russian translations as activating Russian would.
+        with Transaction().start(DB_NAME, 0) as transaction:
+            Translation = Pool().get('ir.translation')
+            with file_open('crm_portal/locale/ru.po', mode='rb') as po:
+                Translation.translation_import('ru', 'crm_portal', po.name)
+            transaction.commit()
 
     @classmethod
     def tearDownClass(cls):
@@ -304,7 +313,10 @@ class DocumentTestCase(unittest.TestCase):
 
         self.assertEqual(ext, 'odt')
         self.assertIn("ООО Ромашка", content)
-        self.assertIn("Коммерческое предложение", content)
+        self.assertIn(
+            "Коммерческое предложение № %s от" % sale.number, content)
+        self.assertIn("Покупатель:", content)
+        self.assertIn("Всего наименований 1, на сумму 120,50 RUB", content)
         self.assertIn("7707083893", content)   # company INN
         self.assertIn("773601001", content)    # company KPP
         self.assertIn("7736050003", content)   # client INN
@@ -336,8 +348,9 @@ class DocumentTestCase(unittest.TestCase):
 
             _, content = _content(DealQuoteReport.execute([deal.id], {}))
 
-        self.assertIn("Quotation", content)
-        self.assertIn(latest.number, content)
+        self.assertIn("Quotation No. %s dated" % latest.number, content)
+        self.assertIn("Client:", content)
+        self.assertIn("Items: 1, total amount 120.50 USD", content)
         self.assertIn("Acme Ltd", content)
         self.assertIn("One hundred twenty dollars and 50 cents", content)
 
@@ -401,7 +414,8 @@ class DocumentTestCase(unittest.TestCase):
             ext, content = _content(InvoiceReport.execute([invoice.id], {}))
 
         self.assertEqual(ext, 'odt')
-        self.assertIn("Счёт на оплату", content)
+        self.assertIn("Счёт на оплату от", content)
+        self.assertIn("Главный бухгалтер", content)
         self.assertIn("ООО Ромашка", content)
         self.assertIn("044525225", content)
         self.assertIn("Монтаж оборудования", content)
@@ -424,6 +438,32 @@ class DocumentTestCase(unittest.TestCase):
             self.assertEqual(extensions, {'', 'pdf'})
         else:
             self.assertEqual(extensions, {''})
+
+    @with_transaction()
+    def test_quote_pdf(self):
+        "The PDF variant is made by LibreOffice and reads as the quote"
+        pool = Pool()
+        QuoteReport = pool.get('crm_portal.quote', type='report')
+        ModelData = pool.get('ir.model.data')
+        self.assertTrue(pdf_available(), "LibreOffice (soffice) is missing")
+        company = _setup_company('RUB')
+        with set_company(company):
+            client = _client('ru')
+            deal, sale = _deal_with_quote(company, client)
+            ext, content, _, _ = QuoteReport.execute([sale.id], {
+                    'action_id': ModelData.get_id(
+                        'crm_portal', 'report_quote_pdf'),
+                    })
+
+        self.assertEqual(ext, 'pdf')
+        self.assertTrue(bytes(content).startswith(b'%PDF'))
+        text = subprocess.run(
+            ['pdftotext', '-enc', 'UTF-8', '-', '-'],
+            input=bytes(content), capture_output=True, check=True,
+            ).stdout.decode('utf-8')
+        text = ' '.join(text.split())
+        self.assertIn("Коммерческое предложение № %s" % sale.number, text)
+        self.assertIn("Сто двадцать рублей 50 копеек", text)
 
     @with_transaction()
     def test_send_quote(self):
