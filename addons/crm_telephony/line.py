@@ -1,0 +1,205 @@
+# External lines (the company's numbers) and the employees' extensions.
+import secrets
+
+from sql import Literal
+
+from trytond.i18n import gettext
+from trytond.model import (
+    DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields)
+from trytond.model.exceptions import ValidationError
+from trytond.pool import Pool
+from trytond.pyson import Eval
+from trytond.transaction import Transaction
+
+from trytond.modules.crm_portal.phone import default_regions, normalize_phone
+
+CONNECTORS = [
+    ('rest', "REST (Bitrix24-compatible)"),
+    ('ami', "Asterisk AMI"),
+    ('webhook', "JSON Webhook"),
+    ]
+
+
+class Line(DeactivableMixin, ModelSQL, ModelView):
+    "Telephony Line"
+    __name__ = 'crm.telephony.line'
+    _rec_name = 'number'
+
+    company = fields.Many2One(
+        'company.company', "Company", required=True, ondelete='CASCADE')
+    number = fields.Char("Number", required=True,
+        help="The external number as the PBX sends it.")
+    number_e164 = fields.Char("Number (E.164)", readonly=True)
+    name = fields.Char("Name")
+    connector = fields.Selection(CONNECTORS, "Connector", required=True)
+    ami_host = fields.Char("AMI Host",
+        states={'invisible': Eval('connector') != 'ami',
+            'required': Eval('connector') == 'ami'})
+    ami_port = fields.Integer("AMI Port",
+        states={'invisible': Eval('connector') != 'ami'})
+    ami_username = fields.Char("AMI User",
+        states={'invisible': Eval('connector') != 'ami',
+            'required': Eval('connector') == 'ami'})
+    ami_secret = fields.Char("AMI Secret", strip=False,
+        states={'invisible': Eval('connector') != 'ami'},
+        help="The manager's password (AMI logs in with it in clear).")
+    ami_context = fields.Char("Dial Context",
+        states={'invisible': Eval('connector') != 'ami'},
+        help="Dial plan context of click-to-call (Originate).")
+    recording_url = fields.Char("Recording URL",
+        states={'invisible': Eval('connector') != 'ami'},
+        help="Where the PBX serves MixMonitor files: {file} is replaced "
+        "by the file name, e.g. https://pbx.example/rec/{file}")
+    webhook_secret = fields.Char("Signing Secret", readonly=True,
+        strip=False,
+        states={'invisible': ~Eval('connector').in_(['webhook', 'ami'])},
+        help="Key of the HMAC-SHA256 signature of webhook and "
+        "routing requests.")
+    default_employee = fields.Many2One(
+        'company.employee', "Default Employee",
+        domain=[('company', '=', Eval('company', -1))],
+        help="Gets the calls and call-back tasks of unknown callers.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('number_unique', Unique(t, t.company, t.number),
+                'crm_telephony.msg_line_number_unique'),
+            ]
+        cls._sql_indexes.add(Index(t, (t.number_e164, Index.Equality())))
+        cls._buttons.update({
+                'new_secret': {
+                    'invisible': ~Eval('connector').in_(['webhook', 'ami']),
+                    'depends': ['connector'],
+                    },
+                })
+
+    @staticmethod
+    def default_company():
+        return Transaction().context.get('company')
+
+    @staticmethod
+    def default_connector():
+        return 'rest'
+
+    @staticmethod
+    def default_ami_port():
+        return 5038
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        values = super().preprocess_values(mode, values)
+        if values.get('number'):
+            values['number'] = values['number'].strip()
+            values['number_e164'] = normalize_phone(
+                values['number'], default_regions(
+                    values.get('company')
+                    or Transaction().context.get('company')))
+        if mode == 'create' and not values.get('webhook_secret'):
+            values['webhook_secret'] = secrets.token_urlsafe(32)
+        return values
+
+    @classmethod
+    @ModelView.button
+    def new_secret(cls, lines):
+        for line in lines:
+            line.webhook_secret = secrets.token_urlsafe(32)
+        cls.save(lines)
+
+    @classmethod
+    def find(cls, company, number):
+        "The active line of company for number (as sent or normalised)"
+        if not number:
+            return None
+        number = str(number).strip()
+        e164 = normalize_phone(number, default_regions(company))
+        lines = cls.search([
+                ('company', '=', company),
+                ['OR', ('number', '=', number),
+                    ('number_e164', '=', e164 or number)],
+                ], limit=1)
+        return lines[0] if lines else None
+
+    def get_rec_name(self, name):
+        if self.name:
+            return '%s (%s)' % (self.name, self.number)
+        return self.number
+
+
+class Extension(DeactivableMixin, ModelSQL, ModelView):
+    "Telephony Extension"
+    __name__ = 'crm.telephony.extension'
+    _rec_name = 'extension'
+
+    company = fields.Many2One(
+        'company.company', "Company", required=True, ondelete='CASCADE')
+    extension = fields.Char("Extension", required=True,
+        help="The internal number of the employee's phone.")
+    employee = fields.Many2One(
+        'company.employee', "Employee", required=True, ondelete='CASCADE',
+        domain=[('company', '=', Eval('company', -1))])
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('extension_unique', Unique(t, t.company, t.extension),
+                'crm_telephony.msg_extension_unique'),
+            ]
+        cls._sql_indexes.add(Index(t, (t.employee, Index.Equality())))
+
+    @staticmethod
+    def default_company():
+        return Transaction().context.get('company')
+
+    @classmethod
+    def validate_fields(cls, extensions, field_names):
+        super().validate_fields(extensions, field_names)
+        for extension in extensions:
+            if not extension.extension.strip().isdigit():
+                raise ValidationError(gettext(
+                        'crm_telephony.msg_extension_digits',
+                        extension=extension.extension))
+
+    # The two look-ups below run for every call event: plain SQL on the
+    # unique (company, extension) and the employee index.
+
+    @classmethod
+    def employee_of(cls, company, extension):
+        "The employee of extension in company or None"
+        Employee = Pool().get('company.employee')
+        if not extension:
+            return None
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.employee,
+                where=(table.company == int(company))
+                & (table.extension == str(extension).strip())
+                & (table.active == Literal(True)),
+                limit=1))
+        row = cursor.fetchone()
+        return Employee(row[0]) if row else None
+
+    @classmethod
+    def extension_of(cls, employee):
+        if not employee:
+            return None
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.extension,
+                where=(table.employee == int(employee))
+                & (table.active == Literal(True)),
+                order_by=[table.id.asc], limit=1))
+        row = cursor.fetchone()
+        return row[0] if row else None
+
+    @classmethod
+    def user_of(cls, employee):
+        "The users working as employee"
+        User = Pool().get('res.user')
+        if not employee:
+            return []
+        return User.search([('employees', '=', int(employee))])

@@ -1,0 +1,92 @@
+"Set-up shared by the telephony tests"
+from contextlib import contextmanager
+
+from trytond.modules.company.tests import (
+    create_company, create_employee, set_company)
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+
+CLIENT_PHONE = '+79161234567'
+UNKNOWN_PHONE = '+79035550101'
+LINE_NUMBER = '+74951112233'
+MP3 = b'ID3\x04\x00\x00\x00\x00\x00\x00' + b'\xff\xfb\x90\x00' * 64
+
+
+def make_user(company, employee, login):
+    pool = Pool()
+    User = pool.get('res.user')
+    ModelData = pool.get('ir.model.data')
+    groups = [ModelData.get_id('crm_portal', 'group_crm'),
+        ModelData.get_id('crm_portal', 'group_crm_manager')]
+    user, = User.create([{
+                'name': login, 'login': login,
+                'groups': [('add', groups)],
+                'companies': [('add', [company.id])],
+                'company': company.id,
+                'employees': [('add', [employee.id])],
+                'employee': employee.id,
+                }])
+    return user
+
+
+@contextmanager
+def as_user(user):
+    User = Pool().get('res.user')
+    with Transaction().set_user(user.id):
+        context = User.get_preferences(context_only=True)
+        with Transaction().set_context(context):
+            yield
+
+
+@contextmanager
+def telephony_company(**config):
+    """A company reading Russian numbers, a pipeline, Alice (ext 101,
+    responsible of the client Ivan) and Bob (ext 102), their users, a REST
+    line; the block runs as Alice"""
+    pool = Pool()
+    Country = pool.get('country.country')
+    Configuration = pool.get('crm.configuration')
+    Pipeline = pool.get('crm.pipeline')
+    Party = pool.get('party.party')
+    Extension = pool.get('crm.telephony.extension')
+    Line = pool.get('crm.telephony.line')
+    russia = Country.search([('code', '=', 'RU')], limit=1)
+    if not russia:
+        russia = Country.create([{'name': "Russia", 'code': 'RU'}])
+    company = create_company()
+    with set_company(company):
+        configuration = Configuration(1)
+        configuration.phone_region = russia[0]
+        for name, value in config.items():
+            setattr(configuration, name, value)
+        configuration.save()
+        Pipeline.create_standard(company)
+        alice = create_employee(company, "Alice")
+        bob = create_employee(company, "Bob")
+        Extension.create([
+                {'company': company.id, 'extension': '101',
+                    'employee': alice.id},
+                {'company': company.id, 'extension': '102',
+                    'employee': bob.id},
+                ])
+        user = make_user(company, alice, 'alice-%d' % company.id)
+        other = make_user(company, bob, 'bob-%d' % company.id)
+        client, = Party.create([{
+                    'name': "Ivan Petrov",
+                    'crm_responsible': alice.id,
+                    'contact_mechanisms': [('create', [{
+                                    'type': 'mobile',
+                                    'value': '8 916 123-45-67'}])],
+                    }])
+        line, = Line.create([{'company': company.id, 'number': LINE_NUMBER,
+                    'name': "Main", 'connector': 'rest',
+                    'default_employee': bob.id}])
+    with as_user(user):
+        yield {'company': company, 'user': user, 'other': other,
+            'alice': alice, 'bob': bob, 'client': client, 'line': line}
+
+
+def rest(name, **params):
+    Rest = Pool().get('crm.rest')
+    result, extra = Rest.call(name, params)
+    return (result, extra) if extra else result
