@@ -1,0 +1,336 @@
+# import.xml: the classifier (groups, properties) and the goods, applied in
+# batches keyed by Ид so that a second run of the same package changes
+# nothing and a full package deactivates the goods it no longer carries.
+from stdnum import ean
+
+from trytond.i18n import gettext
+
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+
+from .units import UnitCache, unit_code
+from .xmlsafe import child, children, iterparse, localname, text
+
+
+def _bool(value):
+    return (value or '').strip().lower() in ('true', '1', 'да')
+
+
+def read_classifier(fp):
+    "Return (groups [(id, name, parent id)], properties) of import.xml"
+    groups, properties = [], []
+    for _, element in iterparse(fp, ['Классификатор', 'Каталог'],
+            events=('end',)):
+        if localname(element) == 'Каталог':
+            break
+
+        def walk(node, parent):
+            for group in children(node, 'Группа'):
+                group_id = text(group, 'Ид')
+                if group_id:
+                    groups.append((group_id, text(group, 'Наименование'),
+                            parent))
+                sub = child(group, 'Группы')
+                if sub is not None:
+                    walk(sub, group_id)
+        top = child(element, 'Группы')
+        if top is not None:
+            walk(top, None)
+        node = child(element, 'Свойства')
+        for prop in (children(node, 'Свойство')
+                + children(node, 'СвойствоНоменклатуры')
+                if node is not None else []):
+            values = []
+            choices = child(prop, 'ВариантыЗначений')
+            if choices is not None:
+                for choice in choices:
+                    value_id = text(choice, 'ИдЗначения')
+                    if value_id:
+                        values.append((value_id, text(choice, 'Значение')))
+            properties.append((text(prop, 'Ид'), text(prop, 'Наименование'),
+                    values))
+        break
+    return groups, properties
+
+
+def apply_classifier(fp):
+    pool = Pool()
+    Category = pool.get('product.category')
+    Property = pool.get('crm.exchange_1c.property')
+    Value = pool.get('crm.exchange_1c.property.value')
+    groups, properties = read_classifier(fp)
+    counts = {'created': 0, 'updated': 0}
+    existing = {c.exchange_1c_id: c for c in Category.search([
+                ('exchange_1c_id', 'in', [g[0] for g in groups]),
+                ])} if groups else {}
+    for group_id, name, parent_id in groups:
+        parent = existing.get(parent_id)
+        values = {'name': name or group_id,
+            'parent': parent.id if parent else None}
+        category = existing.get(group_id)
+        if category is None:
+            category, = Category.create([dict(values,
+                        exchange_1c_id=group_id)])
+            existing[group_id] = category
+            counts['created'] += 1
+        elif (category.name != values['name']
+                or (category.parent.id if category.parent else None)
+                != values['parent']):
+            Category.write([category], values)
+            counts['updated'] += 1
+    for prop_id, name, values in properties:
+        if not prop_id:
+            continue
+        records = Property.search([('external_id', '=', prop_id)], limit=1)
+        if records:
+            record = records[0]
+            if record.name != name:
+                Property.write([record], {'name': name})
+        else:
+            record, = Property.create([{'external_id': prop_id,
+                        'name': name or prop_id}])
+        known = {v.external_id: v for v in record.values}
+        to_create = []
+        for value_id, value in values:
+            if value_id in known:
+                if known[value_id].name != value:
+                    Value.write([known[value_id]], {'name': value})
+            else:
+                to_create.append({'property': record.id,
+                        'external_id': value_id, 'name': value})
+        if to_create:
+            Value.create(to_create)
+    return counts
+
+
+def read_good(element):
+    unit = child(element, 'БазоваяЕдиница')
+    tax = child(element, 'СтавкиНалогов')
+    rate = ''
+    if tax is not None:
+        for item in children(tax, 'СтавкаНалога'):
+            rate = text(item, 'Ставка')
+    props = []
+    node = child(element, 'ЗначенияСвойств')
+    if node is not None:
+        for item in node:
+            value = ', '.join(v.text.strip() for v in children(item, 'Значение')
+                if v.text and v.text.strip())
+            props.append((text(item, 'Ид'), value))
+    groups = child(element, 'Группы')
+    return {
+        'id': text(element, 'Ид'),
+        'code': text(element, 'Артикул'),
+        'barcode': text(element, 'Штрихкод'),
+        'name': text(element, 'Наименование'),
+        'unit': unit_code(unit.get('Код') if unit is not None else None,
+            unit.text if unit is not None else None),
+        'unit_text': (unit.text or '').strip() if unit is not None else '',
+        'description': text(element, 'Описание'),
+        'groups': [text(g, None) for g in children(groups, 'Ид')]
+        if groups is not None else [],
+        'tax_rate': rate,
+        'properties': props,
+        'images': [text(i, None) for i in children(element, 'Картинка')
+            if i.text],
+        'deleted': (element.get('Статус') == 'Удален'
+            or _bool(text(element, 'ПометкаУдаления'))),
+        }
+
+
+def _properties_text(props):
+    pool = Pool()
+    Property = pool.get('crm.exchange_1c.property')
+    Value = pool.get('crm.exchange_1c.property.value')
+    if not props:
+        return None
+    prop_ids = [p for p, _ in props]
+    names = {p.external_id: p.name for p in Property.search([
+                ('external_id', 'in', prop_ids)])}
+    value_ids = [v for _, v in props if v]
+    values = {v.external_id: v.name for v in Value.search([
+                ('external_id', 'in', value_ids)])} if value_ids else {}
+    lines = []
+    for prop_id, value in props:
+        if not value:
+            continue
+        lines.append('%s: %s' % (names.get(prop_id, prop_id),
+                values.get(value, value)))
+    return '\n'.join(sorted(lines)) or None
+
+
+class GoodsBatch:
+    "Apply a list of goods read from import.xml"
+
+    def __init__(self, session, file, images):
+        self.session, self.file = session, file
+        self.images = images
+        self.units = UnitCache()
+        self.counts = {'created': 0, 'updated': 0, 'skipped': 0}
+
+    def fail(self, item, reason):
+        self.session.note('failed', reason, self.file, item.get('id'))
+
+    def apply(self, items):
+        pool = Pool()
+        Template = pool.get('product.template')
+        Product = pool.get('product.product')
+        Category = pool.get('product.category')
+        ids = [i['id'] for i in items if i['id']]
+        with Transaction().set_context(active_test=False):
+            templates = {t.exchange_1c_id: t for t in Template.search([
+                        ('exchange_1c_id', 'in', ids)])}
+            products = {p.exchange_1c_id: p for p in Product.search([
+                        ('exchange_1c_id', 'in', ids)])}
+        group_ids = {g for i in items for g in i['groups']}
+        categories = {c.exchange_1c_id: c.id for c in Category.search([
+                    ('exchange_1c_id', 'in', list(group_ids))])
+            } if group_ids else {}
+        to_create, to_write = [], []
+        for item in items:
+            if not item['id'] or not item['name']:
+                self.fail(item, gettext('crm_1c_exchange.msg_good_incomplete'))
+                continue
+            template = templates.get(item['id'])
+            if item['deleted']:
+                if template and template.active:
+                    to_write.extend(([template], {'active': False}))
+                    self.counts['updated'] += 1
+                else:
+                    self.counts['skipped'] += 1
+                continue
+            uom = self.units.get(item['unit'] or '796')
+            if uom is None:
+                self.fail(item, gettext('crm_1c_exchange.msg_unit_unknown',
+                        unit=item['unit'] or item['unit_text']))
+                continue
+            unknown = [g for g in item['groups'] if g not in categories]
+            for group in unknown:
+                self.session.note('skipped', gettext(
+                        'crm_1c_exchange.msg_group_unknown', group=group),
+                    self.file, item['id'])
+            values = {
+                'name': item['name'],
+                'code': item['code'] or None,
+                'default_uom': uom,
+                'type': 'goods',
+                'active': True,
+                'exchange_1c_tax_rate': item['tax_rate'] or None,
+                'exchange_1c_properties': _properties_text(
+                    item['properties']),
+                }
+            category_ids = sorted(categories[g] for g in item['groups']
+                if g in categories)
+            product_values = {'description': item['description'] or None}
+            barcode = item['barcode']
+            if template is None:
+                values['exchange_1c_id'] = item['id']
+                values['categories'] = [('add', category_ids)]
+                identifiers = ([{'type': 'ean' if ean.is_valid(barcode)
+                                else None, 'code': barcode}]
+                    if barcode else [])
+                values['products'] = [('create', [dict(product_values,
+                                exchange_1c_id=item['id'],
+                                identifiers=[('create', identifiers)])])]
+                to_create.append(values)
+                continue
+            changes = {k: v for k, v in values.items()
+                if (getattr(template, k).id if k == 'default_uom'
+                    and getattr(template, k) else getattr(template, k))
+                != v}
+            current = sorted(c.id for c in template.categories)
+            if current != category_ids:
+                changes['categories'] = [('remove', current),
+                    ('add', category_ids)]
+            product = products.get(item['id'])
+            product_changed = False
+            if product is None:
+                changes['products'] = [('create', [dict(product_values,
+                                exchange_1c_id=item['id'])])]
+            else:
+                if product.description != product_values['description']:
+                    Product.write([product], product_values)
+                    product_changed = True
+                codes = [i.code for i in product.identifiers]
+                if barcode and barcode not in codes:
+                    Product.write([product], {'identifiers': [('create', [{
+                                        'type': 'ean' if ean.is_valid(barcode)
+                                        else None, 'code': barcode}])]})
+                    product_changed = True
+            if changes:
+                to_write.extend(([template], changes))
+            if changes or product_changed:
+                self.counts['updated'] += 1
+            else:
+                self.counts['skipped'] += 1
+        with Transaction().set_context(default_products=False):
+            created = chunked_create(Template, to_create)
+        self.counts['created'] += len(created)
+        chunked_write(Template, to_write)
+        self.attach_images(items, created + list(templates.values()))
+        return self.counts
+
+    def attach_images(self, items, templates):
+        pool = Pool()
+        Attachment = pool.get('ir.attachment')
+        by_id = {t.exchange_1c_id: t for t in templates}
+        to_create = []
+        for item in items:
+            template = by_id.get(item['id'])
+            if not template or not item['images']:
+                continue
+            names = {a.name for a in Attachment.search([
+                        ('resource', '=', str(template))])}
+            for image in item['images']:
+                data = self.images(image)
+                name = image.rsplit('/', 1)[-1]
+                if data is None or name in names:
+                    continue
+                to_create.append({'resource': str(template), 'name': name,
+                        'data': data, 'type': 'data'})
+        if to_create:
+            Attachment.create(to_create)
+
+
+# The framework checks unique codes with one SQL condition per record:
+# python-sql nests them, and SQLite refuses a nesting deeper than ~100.
+CHUNK = 40
+
+
+def chunked_create(Model, values):
+    records = []
+    for start in range(0, len(values), CHUNK):
+        records += Model.create(values[start:start + CHUNK])
+    return records
+
+
+def chunked_write(Model, args):
+    step = 2 * CHUNK
+    for start in range(0, len(args), step):
+        Model.write(*args[start:start + step])
+
+
+def deactivate_missing(file, after_id, limit):
+    """Deactivate goods of 1C not in the full package file, by id ranges;
+    return the last id handled or None when finished"""
+    pool = Pool()
+    Template = pool.get('product.template')
+    Seen = pool.get('crm.exchange_1c.seen')
+    templates = Template.search([
+            ('exchange_1c_id', '!=', None),
+            ('id', '>', after_id),
+            ], order=[('id', 'ASC')], limit=limit)
+    if not templates:
+        return None, 0
+    seen = {s.external_id for s in Seen.search([
+                ('file', '=', file.id),
+                ('external_id', 'in', [t.exchange_1c_id for t in templates]),
+                ])}
+    missing = [t for t in templates if t.exchange_1c_id not in seen]
+    for start in range(0, len(missing), CHUNK):
+        Template.write(missing[start:start + CHUNK], {'active': False})
+    return templates[-1].id, len(missing)
+
+
+__all__ = ['apply_classifier', 'read_good', 'GoodsBatch',
+    'deactivate_missing', 'chunked_create', 'chunked_write']

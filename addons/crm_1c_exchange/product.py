@@ -1,0 +1,90 @@
+# Products, categories and price lists remember their 1C Ид: every import
+# finds them again by it (idempotent).
+from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.pool import PoolMeta
+
+
+def _index(cls):
+    table = cls.__table__()
+    cls._sql_indexes.add(Index(table,
+            (table.exchange_1c_id, Index.Equality()),
+            where=table.exchange_1c_id != None))  # noqa: E711
+
+
+class Category(metaclass=PoolMeta):
+    __name__ = 'product.category'
+    exchange_1c_id = fields.Char("1C Id", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        _index(cls)
+
+
+class Template(metaclass=PoolMeta):
+    __name__ = 'product.template'
+    exchange_1c_id = fields.Char("1C Id", readonly=True)
+    exchange_1c_tax_rate = fields.Char("1C Tax Rate", readonly=True)
+    exchange_1c_properties = fields.Text("1C Properties", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        _index(cls)
+
+
+class Product(metaclass=PoolMeta):
+    __name__ = 'product.product'
+    exchange_1c_id = fields.Char("1C Id", readonly=True,
+        help="Ид of the good, or Ид#Ид of one of its characteristics.")
+    exchange_1c_quantity = fields.Float("1C Quantity", readonly=True,
+        help="Stock reported by 1C.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        _index(cls)
+
+
+class PriceList(metaclass=PoolMeta):
+    __name__ = 'product.price_list'
+    exchange_1c_id = fields.Char("1C Price Type Id", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        _index(cls)
+
+
+
+
+class Property(ModelSQL, ModelView):
+    __string__ = "1C Property"
+    __name__ = 'crm.exchange_1c.property'
+    external_id = fields.Char("1C Id", required=True, readonly=True)
+    name = fields.Char("Name", required=True)
+    values = fields.One2Many(
+        'crm.exchange_1c.property.value', 'property', "Values")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        table = cls.__table__()
+        cls._sql_indexes.add(
+            Index(table, (table.external_id, Index.Equality())))
+
+
+class PropertyValue(ModelSQL, ModelView):
+    __string__ = "1C Property Value"
+    __name__ = 'crm.exchange_1c.property.value'
+    property = fields.Many2One('crm.exchange_1c.property', "Property",
+        required=True, ondelete='CASCADE')
+    external_id = fields.Char("1C Id", required=True, readonly=True)
+    name = fields.Char("Value")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        table = cls.__table__()
+        cls._sql_indexes.add(
+            Index(table, (table.external_id, Index.Equality())))

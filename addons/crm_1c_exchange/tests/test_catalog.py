@@ -1,0 +1,274 @@
+"Catalog packages of 1C: goods, groups, properties, prices, variants"
+import io
+import zipfile
+
+from trytond.modules.company.tests import create_company, set_company
+from trytond.modules.crm_portal.tests.tools import CrmTestCase
+from trytond.pool import Pool
+from trytond.tests.test_tryton import with_transaction
+from trytond.transaction import Transaction
+
+from trytond.modules.crm_1c_exchange.importer import ImportFailure
+from trytond.modules.crm_1c_exchange.protocol import _extract_all
+
+from .tools import counts, new_session, run_file, upload
+
+
+def templates(ext_ids=None):
+    Template = Pool().get('product.template')
+    domain = [('exchange_1c_id', '!=', None)]
+    if ext_ids:
+        domain = [('exchange_1c_id', 'in', ext_ids)]
+    with Transaction().set_context(active_test=False):
+        return {t.exchange_1c_id: t for t in Template.search(domain)}
+
+
+class CatalogTestCase(CrmTestCase):
+    modules = ['crm_1c_exchange']
+
+    @with_transaction()
+    def test_catalog_203_and_offers(self):
+        "A 2.03 package: goods, groups, units, barcode, prices, quantities"
+        pool = Pool()
+        Category = pool.get('product.category')
+        Line = pool.get('product.price_list.line')
+        Message = pool.get('crm.exchange_1c.message')
+        company = create_company()
+        with set_company(company):
+            session = new_session(company)
+            answers = run_file(session, upload(session, 'import.xml',
+                    'import_203.xml'))
+            self.assertEqual(answers[-1], 'success')
+            goods = templates()
+            drill = goods['g2030000-0000-0000-0000-000000000001']
+            cable = goods['g2030000-0000-0000-0000-000000000002']
+            self.assertNotIn('g2030000-0000-0000-0000-000000000003', goods)
+            self.assertEqual(drill.name, "Дрель ударная 600 Вт")
+            self.assertEqual(drill.code, 'DR-100')
+            self.assertEqual(drill.default_uom.symbol, 'u')
+            self.assertEqual(cable.default_uom.symbol, 'm')
+            self.assertEqual(drill.exchange_1c_tax_rate, '20')
+            self.assertEqual(drill.exchange_1c_properties,
+                "Производитель: Интерскол")
+            product, = drill.products
+            self.assertEqual(product.description, "Дрель для дома")
+            self.assertEqual([(i.type, i.code) for i in product.identifiers],
+                [('ean', '4006381333931')])
+            drills, = drill.categories
+            self.assertEqual(drills.name, "Дрели")
+            self.assertEqual(drills.parent.name, "Инструменты")
+            self.assertEqual(len(Category.search([
+                            ('exchange_1c_id', '!=', None)])), 2)
+            failed, = Message.search([('session', '=', session.id),
+                    ('level', '=', 'failed')])
+            self.assertEqual(failed.external_id,
+                'g2030000-0000-0000-0000-000000000003')
+            self.assertIn('999', failed.text)
+
+            offers = upload(session, 'offers.xml', 'offers_203.xml')
+            self.assertEqual(run_file(session, offers)[-1], 'success')
+            lines = {(l.price_list.name, l.product.template.exchange_1c_id):
+                l.formula for l in Line.search([])}
+            self.assertEqual(lines, {
+                    ("Розничная", 'g2030000-0000-0000-0000-000000000001'):
+                    '3990',
+                    ("Розничная", 'g2030000-0000-0000-0000-000000000002'):
+                    '60.00',
+                    })
+            cable_product, = templates()[
+                'g2030000-0000-0000-0000-000000000002'].products
+            self.assertEqual(cable_product.exchange_1c_quantity, 1500)
+            unknown_type, = Message.search([('session', '=', session.id),
+                    ('level', '=', 'failed'), ('file', '=', offers.id)])
+            self.assertIn('t9999999', unknown_type.text)
+
+    @with_transaction()
+    def test_same_package_twice_changes_nothing(self):
+        "Idempotent on Ид: the second run creates and writes nothing"
+        company = create_company()
+        with set_company(company):
+            first = new_session(company)
+            run_file(first, upload(first, 'import.xml', 'import_205.xml'))
+            run_file(first, upload(first, 'offers.xml', 'offers_208.xml'))
+            before = {k: (t.write_date, t.create_date, len(t.products))
+                for k, t in templates().items()}
+            second = new_session(company)
+            run_file(second, upload(second, 'import.xml', 'import_205.xml'))
+            run_file(second, upload(second, 'offers.xml', 'offers_208.xml'))
+            after = {k: (t.write_date, t.create_date, len(t.products))
+                for k, t in templates().items()}
+            self.assertEqual(before, after)
+            result = counts(second)
+            self.assertEqual(result['created'], 0)
+            self.assertEqual(result['updated'], 0)
+            self.assertEqual(result['skipped'], 4)  # 2 goods + 2 offers
+            self.assertEqual(result['failed'], 1)  # the offer of no good  # 2 goods + 2 offers
+
+    @with_transaction()
+    def test_variants_partial_and_full_packages(self):
+        "2.05 goods, 2.08 characteristics, a 2.10 windows-1251 partial"
+        pool = Pool()
+        Line = pool.get('product.price_list.line')
+        company = create_company()
+        with set_company(company):
+            session = new_session(company)
+            run_file(session, upload(session, 'import.xml', 'import_205.xml'))
+            shirt = templates()['g2050000-0000-0000-0000-000000000001']
+            self.assertEqual(shirt.exchange_1c_properties,
+                "Материал: Хлопок")
+            run_file(session, upload(session, 'offers.xml', 'offers_208.xml'))
+            shirt = templates()['g2050000-0000-0000-0000-000000000001']
+            variants = {p.exchange_1c_id: p for p in shirt.products}
+            small = variants['g2050000-0000-0000-0000-000000000001'
+                '#h2080000-0000-0000-0000-00000000000s']
+            self.assertEqual(len(variants), 3)
+            self.assertEqual(small.description, "Размер: S")
+            self.assertEqual(small.exchange_1c_quantity, 7)
+            self.assertEqual(Line.search([('product', '=', small.id)])[0]
+                .formula, '500')
+
+            partial = new_session(company)
+            run_file(partial, upload(partial, 'import.xml', 'import_210.xml'))
+            run_file(partial, upload(partial, 'rests.xml', 'rests_210.xml'))
+            goods = templates()
+            self.assertEqual(
+                goods['g2050000-0000-0000-0000-000000000002'].name,
+                "Свитер шерстяной «Зима»")
+            self.assertTrue(goods['g2100000-0000-0000-0000-000000000003']
+                .active)
+            # a partial package leaves alone what it does not carry
+            self.assertTrue(goods['g2050000-0000-0000-0000-000000000001']
+                .active)
+            small = pool.get('product.product')(small.id)
+            self.assertEqual(small.exchange_1c_quantity, 10)
+            self.assertEqual(Line.search([('product', '=', small.id)])[0]
+                .formula, '500')
+
+            full = new_session(company)
+            run_file(full, upload(full, 'import.xml', 'import_205.xml'))
+            goods = templates()
+            self.assertFalse(goods['g2100000-0000-0000-0000-000000000003']
+                .active)
+            self.assertTrue(goods['g2050000-0000-0000-0000-000000000001']
+                .active)
+
+    @with_transaction()
+    def test_batches_resume_after_rollback(self):
+        "Batches commit with their position; a lost batch is redone"
+        pool = Pool()
+        Profile = pool.get('crm.exchange_1c.profile')
+        File = pool.get('crm.exchange_1c.file')
+        company = create_company()
+        with set_company(company):
+            profile = Profile.get(company)
+            profile.batch_size = 1
+            profile.save()
+            session = new_session(company)
+            file = upload(session, 'import.xml', 'import_205.xml')
+            from trytond.modules.crm_1c_exchange.importer import Reader, step
+            from trytond.modules.crm_portal.automation import savepoint
+            # one parser kept between the batches of a request
+            reader = Reader()
+            self.assertEqual(step(session, profile, file, reader),
+                'progress')
+            self.assertEqual(File(file.id).phase, 'goods')
+            self.assertEqual(step(session, profile, File(file.id), reader),
+                'progress')
+            self.assertEqual(len(templates()), 1)
+
+            class Dropped(Exception):
+                pass
+            # the connection drops while the second good is written
+            try:
+                with savepoint('test_drop'):
+                    step(session, profile, File(file.id), reader)
+                    self.assertEqual(len(templates()), 2)
+                    raise Dropped
+            except Dropped:
+                pass
+            self.assertEqual(len(templates()), 1)
+            self.assertEqual(File(file.id).position, 1)
+            # the parser stopped after the lost batch: read again
+            self.assertEqual(step(session, profile, File(file.id), reader),
+                'progress')
+            reader.close()
+            self.assertEqual(len(templates()), 2)
+            answers = run_file(session, File(file.id), profile)
+            self.assertEqual(answers[-1], 'success')
+            self.assertEqual(len(templates()), 2)
+
+    @with_transaction()
+    def test_hostile_xml(self):
+        "DTDs and entities are refused; a truncated file keeps its start"
+        company = create_company()
+        with set_company(company):
+            session = new_session(company)
+            bomb = (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [\n'
+                b'<!ENTITY lol "lol">\n'
+                b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;">\n]>\n'
+                b'<\xd0\x9a\xd0\xbe\xd0\xbc>&lol2;</\xd0\x9a\xd0\xbe\xd0\xbc>')
+            with self.assertRaises(ImportFailure) as raised:
+                run_file(session, upload(session, 'import.xml', bomb))
+            self.assertIn('DTD', str(raised.exception.args[0]))
+            external = (b'<?xml version="1.0"?>\n'
+                b'<!DOCTYPE x SYSTEM "http://127.0.0.1:1/evil.dtd">\n<x/>')
+            with self.assertRaises(ImportFailure):
+                run_file(session, upload(session, 'import.xml', external))
+
+            content = open(__file__.replace('test_catalog.py',
+                    'data/import_205.xml'), 'rb').read()
+            cut = content[:content.index('SW-02'.encode())]
+            with self.assertRaises(ImportFailure):
+                run_file(session, upload(session, 'import.xml', cut))
+            # the good read before the cut is there, nothing else
+            self.assertEqual(list(templates()),
+                ['g2050000-0000-0000-0000-000000000001'])
+
+    @with_transaction()
+    def test_zip_checks(self):
+        "Zip slip and zip bombs are refused before anything is extracted"
+        pool = Pool()
+        File = pool.get('crm.exchange_1c.file')
+        company = create_company()
+        with set_company(company):
+            for entries, expected in [
+                    ({'../../etc/passwd': b'x'}, 'path'),
+                    ({'/abs.xml': b'x'}, 'path'),
+                    ({'import.xml': b'0' * (50 * 1024 * 1024)}, 'more'),
+                    ]:
+                session = new_session(company)
+                buffer = io.BytesIO()
+                with zipfile.ZipFile(buffer, 'w',
+                        zipfile.ZIP_DEFLATED) as archive:
+                    for name, content in entries.items():
+                        archive.writestr(name, content)
+                upload(session, 'pack.zip', buffer.getvalue())
+                answer, commit = _extract_all(session.id)
+                self.assertIn(expected, answer.get_data(as_text=True))
+                self.assertEqual(File.search([('session', '=', session.id),
+                            ('archive', '!=', None)]), [])
+            session = new_session(company)
+            upload(session, 'pack.zip', b'PK\x03\x04truncated')
+            answer, _ = _extract_all(session.id)
+            self.assertTrue(answer.get_data(as_text=True)
+                .startswith('failure'))
+
+            session = new_session(company)
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, 'w') as archive:
+                archive.writestr('import.xml', open(__file__.replace(
+                            'test_catalog.py', 'data/import_205.xml'),
+                        'rb').read())
+                archive.writestr('import_files/g2/'
+                    'g2050000-0000-0000-0000-000000000001.jpg', b'\xff\xd8jpg')
+            upload(session, 'pack.zip', buffer.getvalue())
+            names, _ = _extract_all(session.id)
+            self.assertEqual(sorted(names), ['import.xml', 'import_files/g2/'
+                    'g2050000-0000-0000-0000-000000000001.jpg'])
+            file, = File.search([('session', '=', session.id),
+                    ('name', '=', 'import.xml')])
+            run_file(session, file)
+            Attachment = pool.get('ir.attachment')
+            shirt = templates()['g2050000-0000-0000-0000-000000000001']
+            image, = Attachment.search([('resource', '=', str(shirt))])
+            self.assertEqual(image.data, b'\xff\xd8jpg')
