@@ -40,10 +40,13 @@ demo: install
 	TRYTOND_DATABASE__NAMES=demo $(BIN)/trytond -c $(CONFIG)
 
 # Every test of every addon and of tests/, on SQLite unless
-# TRYTOND_DATABASE__URI points elsewhere.
+# TRYTOND_DATABASE__URI points elsewhere; TEST_JOBS processes, one test
+# file each at a time (TEST_JOBS=0 runs in this process).
+TEST_JOBS ?= 2
 test: install
 	rm -rf .cache/test-db && mkdir -p .cache/test-db $(TRYTOND_DATABASE__PATH)
-	DB_CACHE=$(CURDIR)/.cache/test-db $(BIN)/python -m pytest
+	DB_CACHE=$(CURDIR)/.cache/test-db $(BIN)/python -m pytest \
+		-n $(TEST_JOBS) --dist loadfile
 
 # Refresh every addon's locale/ru.po from its models, views and messages;
 # existing translations are kept, new strings arrive with an empty msgstr.

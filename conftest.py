@@ -2,13 +2,32 @@
 
 Tryton modules expose them through unittest's load_tests protocol, which
 pytest does not follow; this runs them with Tryton's own set-up, tear-down
-and output checker so they behave as under `python -m unittest`.
+and output checker so they behave as under `python -m unittest`; and
+give each pytest-xdist worker (`make test` runs two) its own test database.
 """
 import doctest
 import io
+import os
+import time
 import unittest
 
 import pytest
+
+
+def pytest_configure(config):
+    """Give each pytest-xdist worker its own test database and cache.
+
+    Tryton's test set-up reads DB_NAME and DB_CACHE when first imported,
+    which happens after this hook, during collection."""
+    worker = os.environ.get('PYTEST_XDIST_WORKER')
+    if not worker:
+        return
+    if os.environ.get('DB_CACHE'):
+        os.environ['DB_CACHE'] = os.path.join(os.environ['DB_CACHE'], worker)
+    uri = os.environ.get('TRYTOND_DATABASE__URI', '')
+    if not uri.startswith('sqlite') and uri:
+        name = os.environ.get('DB_NAME') or f'test_{int(time.time())}'
+        os.environ['DB_NAME'] = f'{name}_{worker}'
 
 
 def pytest_collect_file(file_path, parent):

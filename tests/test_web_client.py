@@ -7,7 +7,8 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from sao_client import browser, chromium_missing, sao_login
+from sao_client import (
+    browser, chromium_missing, sao_login, without_database_list)
 from tenant_server import drop_tenant, run_crm, serve, tenant_env, tenant_name
 
 PASSWORD = 'crm-web-test'
@@ -23,7 +24,7 @@ def site(tmp_path_factory):
         name = tenant_name('webdemo')
         try:
             run_crm(env, 'tenant', 'create', name, '--demo')
-            with serve(env, port, name) as base:
+            with serve(without_database_list(env), port, name) as base:
                 yield base, name
         finally:
             drop_tenant(env, name)
