@@ -22,7 +22,9 @@ where the model (so its module) is not activated, without telling which.
 """
 import functools
 
+from trytond.pool import Pool
 from trytond.protocols.wrappers import Response, exceptions
+from trytond.transaction import Transaction
 
 # routes.py holds the REST gateway's versions of these; one implementation.
 from trytond.modules.crm_portal.tenant_pool import (
@@ -48,13 +50,30 @@ def module_activated(pool, model_name):
     return True
 
 
+def _synced_pool(pool):
+    """The pool of pool's database once this process has caught up with
+    module changes made by another (trytond syncs at a transaction's start:
+    Cache.sync drops a pool whose modules changed)."""
+    name = pool.database_name
+    with Transaction().start(name, 0, readonly=True):
+        pass
+    if name in Pool.database_list():
+        return pool
+    pool = Pool(name)
+    with Transaction().start(name, 0, readonly=True):
+        pool.init()
+    return pool
+
+
 def public_route(model_name, not_found_response=not_found):
     """Decorate func(request, pool, *args) of a route whose first URL
     argument is database_name."""
     def decorator(func):
         def inner(request, pool, *args, **kwargs):
             if not module_activated(pool, model_name):
-                return not_found_response()
+                pool = _synced_pool(pool)
+                if not module_activated(pool, model_name):
+                    return not_found_response()
             return func(request, pool, *args, **kwargs)
         pooled = with_pool(inner)
 

@@ -1,8 +1,8 @@
 "Set-up shared by the telephony tests"
 from contextlib import contextmanager
 
-from trytond.modules.company.tests import (
-    create_company, create_employee, set_company)
+from trytond.modules.company.tests import create_employee
+from trytond.modules.crm_portal.tests.tools import crm_company
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
@@ -44,22 +44,11 @@ def telephony_company(**config):
     responsible of the client Ivan) and Bob (ext 102), their users, a REST
     line; the block runs as Alice"""
     pool = Pool()
-    Country = pool.get('country.country')
-    Configuration = pool.get('crm.configuration')
     Pipeline = pool.get('crm.pipeline')
     Party = pool.get('party.party')
     Extension = pool.get('crm.telephony.extension')
     Line = pool.get('crm.telephony.line')
-    russia = Country.search([('code', '=', 'RU')], limit=1)
-    if not russia:
-        russia = Country.create([{'name': "Russia", 'code': 'RU'}])
-    company = create_company()
-    with set_company(company):
-        configuration = Configuration(1)
-        configuration.phone_region = russia[0]
-        for name, value in config.items():
-            setattr(configuration, name, value)
-        configuration.save()
+    with crm_company(**config) as company:
         Pipeline.create_standard(company)
         alice = create_employee(company, "Alice")
         bob = create_employee(company, "Bob")
