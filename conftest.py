@@ -15,19 +15,44 @@ import pytest
 
 
 def pytest_configure(config):
-    """Give each pytest-xdist worker its own test database and cache.
+    """Give each pytest-xdist worker its own test database, and share the
+    cache of activated-module databases between workers.
 
-    Tryton's test set-up reads DB_NAME and DB_CACHE when first imported,
-    which happens after this hook, during collection."""
+    Tryton's test set-up reads DB_NAME and DB_CACHE when first imported:
+    here, before the test files import it."""
     worker = os.environ.get('PYTEST_XDIST_WORKER')
     if not worker:
         return
-    if os.environ.get('DB_CACHE'):
-        os.environ['DB_CACHE'] = os.path.join(os.environ['DB_CACHE'], worker)
     uri = os.environ.get('TRYTOND_DATABASE__URI', '')
     if not uri.startswith('sqlite') and uri:
         name = os.environ.get('DB_NAME') or f'test_{int(time.time())}'
         os.environ['DB_NAME'] = f'{name}_{worker}'
+    if os.environ.get('DB_CACHE'):
+        _serialise_module_activation(os.environ['DB_CACHE'])
+
+
+def _serialise_module_activation(cache):
+    """One worker builds the database of a set of modules and caches it
+    while the other waits, then restores that cache instead of building
+    the same database again."""
+    import fcntl
+    import hashlib
+
+    from trytond.tests import test_tryton
+
+    activate = test_tryton.activate_module
+
+    def activate_module(modules, lang='en'):
+        names = [modules] if isinstance(modules, str) else list(modules)
+        key = hashlib.sha1(f'{names}{lang}'.encode()).hexdigest()
+        os.makedirs(cache, exist_ok=True)
+        with open(os.path.join(cache, f'.lock-{key}'), 'w') as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return activate(modules, lang=lang)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+    test_tryton.activate_module = activate_module
 
 
 def pytest_collect_file(file_path, parent):
