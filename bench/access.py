@@ -14,7 +14,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
 os.environ.setdefault('DB_NAME', ':memory:'
     if not os.environ.get('TRYTOND_DATABASE__URI', '').startswith(
@@ -24,6 +23,8 @@ from trytond.tests.test_tryton import activate_module, drop_db  # noqa: E402
 from trytond.pool import Pool  # noqa: E402
 from trytond.transaction import Transaction, check_access  # noqa: E402
 from trytond.tests.test_tryton import DB_NAME  # noqa: E402
+
+from benchtools import backend_name, timed  # noqa: E402
 
 EMPLOYEES = 200
 OUTSIDE = 50
@@ -102,16 +103,6 @@ def list_deals(user, rules=True):
     return rows
 
 
-def timed(func, runs):
-    func()  # warm the caches
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - began)
-    return times
-
-
 def ms(value):
     return '%.3f' % (value * 1000)
 
@@ -123,8 +114,7 @@ def main():
     args = parser.parse_args()
 
     activate_module('crm_portal')
-    backend = os.environ.get('TRYTOND_DATABASE__URI', 'sqlite')
-    backend = 'postgresql' if backend.startswith('postgresql') else 'sqlite'
+    backend = backend_name()
     results = {}
     try:
         with Transaction().start(DB_NAME, 0, context={}) as transaction:

@@ -20,7 +20,6 @@ import datetime
 import os
 import statistics
 import sys
-import time
 
 os.environ.setdefault('DB_NAME', ':memory:'
     if not os.environ.get('TRYTOND_DATABASE__URI', '').startswith(
@@ -30,6 +29,8 @@ from trytond.tests.test_tryton import activate_module, drop_db  # noqa: E402
 from trytond.pool import Pool  # noqa: E402
 from trytond.tests.test_tryton import DB_NAME  # noqa: E402
 from trytond.transaction import Transaction  # noqa: E402
+
+from benchtools import backend_name, timed  # noqa: E402
 
 BATCH = 500
 # The fields of view/deal_tree.xml, as the list view reads them.
@@ -140,16 +141,6 @@ def list_view(pipeline, n_deals):
     return rows
 
 
-def timed(func, runs):
-    func()  # warm the caches
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - began)
-    return times
-
-
 def ms(value):
     return '%.1f' % (value * 1000)
 
@@ -161,8 +152,7 @@ def main():
     args = parser.parse_args()
 
     activate_module('crm_portal')
-    backend = os.environ.get('TRYTOND_DATABASE__URI', 'sqlite')
-    backend = 'postgresql' if backend.startswith('postgresql') else 'sqlite'
+    backend = backend_name()
     names = ['first', 'all', 'list']
     results = {n: [] for n in names}
     try:

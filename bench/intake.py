@@ -32,12 +32,10 @@ from trytond.pool import Pool  # noqa: E402
 from trytond.transaction import Transaction  # noqa: E402
 from trytond.tests.test_tryton import DB_NAME  # noqa: E402
 
+from benchtools import phone, populate_contacts  # noqa: E402
+
 BATCH = 500
 
-
-def phone(i):
-    # Distinct valid Russian mobile numbers.
-    return '+7916%07d' % i
 
 
 def setup_company():
@@ -131,35 +129,6 @@ def bench_intake(n):
         bare_times += timed_batches(
             lambda a, b: bare(start + a, start + b), stop - start)
     return intake_times, bare_times
-
-
-def populate_contacts(count, offset):
-    "Insert contacts with a phone through SQL: population is not measured"
-    pool = Pool()
-    Party = pool.get('party.party')
-    Mechanism = pool.get('party.contact_mechanism')
-    transaction = Transaction()
-    cursor = transaction.connection.cursor()
-    party = Party.__table__()
-    mechanism = Mechanism.__table__()
-    now = datetime.datetime.now()
-    for start in range(offset, offset + count, 5000):
-        stop = min(start + 5000, offset + count)
-        cursor.execute(*party.insert(
-                [party.name, party.code, party.crm_kind, party.active,
-                    party.create_uid, party.create_date],
-                [['Contact %d' % i, 'B%d' % i, 'person', True, 0, now]
-                    for i in range(start, stop)]))
-        cursor.execute(*party.select(party.id, party.code,
-                where=party.code.in_(['B%d' % i for i in range(start, stop)])))
-        ids = {code: id_ for id_, code in cursor}
-        cursor.execute(*mechanism.insert(
-                [mechanism.party, mechanism.type, mechanism.value,
-                    mechanism.value_compact, mechanism.active,
-                    mechanism.sequence, mechanism.create_uid,
-                    mechanism.create_date],
-                [[ids['B%d' % i], 'mobile', phone(i), phone(i), True, 10,
-                        0, now] for i in range(start, stop)]))
 
 
 def bench_lookup(sizes, probes=2000):

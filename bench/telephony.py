@@ -30,11 +30,9 @@ from trytond.tests.test_tryton import (  # noqa: E402
     DB_NAME, activate_module, drop_db)
 from trytond.transaction import Transaction  # noqa: E402
 
+from benchtools import phone, populate_contacts  # noqa: E402
+
 BATCH = 500
-
-
-def phone(i):
-    return '+7916%07d' % i
 
 
 def timed_batches(func, total):
@@ -120,32 +118,6 @@ def bench_pairs(n, company, employee):
     return rest_times, bare_times
 
 
-def populate(count, offset):
-    "Contacts with a phone, inserted by SQL: population is not measured"
-    pool = Pool()
-    party = pool.get('party.party').__table__()
-    mechanism = pool.get('party.contact_mechanism').__table__()
-    cursor = Transaction().connection.cursor()
-    now = datetime.datetime.now()
-    for start in range(offset, offset + count, 10000):
-        stop = min(start + 10000, offset + count)
-        cursor.execute(*party.insert(
-                [party.name, party.code, party.crm_kind, party.active,
-                    party.create_uid, party.create_date],
-                [['Contact %d' % i, 'T%d' % i, 'person', True, 0, now]
-                    for i in range(start, stop)]))
-        cursor.execute(*party.select(party.id, party.code,
-                where=party.code.in_(['T%d' % i for i in range(start, stop)])))
-        ids = {code: id_ for id_, code in cursor}
-        cursor.execute(*mechanism.insert(
-                [mechanism.party, mechanism.type, mechanism.value,
-                    mechanism.value_compact, mechanism.active,
-                    mechanism.sequence, mechanism.create_uid,
-                    mechanism.create_date],
-                [[ids['T%d' % i], 'mobile', phone(i), phone(i), True, 10,
-                        0, now] for i in range(start, stop)]))
-
-
 def bench_lookup(sizes, company, probes=2000):
     pool = Pool()
     Call = pool.get('crm.telephony.call')
@@ -189,7 +161,7 @@ def bench_lookup(sizes, company, probes=2000):
     have = 0
     base = 5_000_000
     for size in sizes:
-        populate(size - have, base + have)
+        populate_contacts(size - have, base + have, prefix='T', chunk=10000)
         have = size
         Transaction().commit()
         numbers = [phone(base + (i * 7919) % size) for i in range(probes)]
