@@ -54,7 +54,7 @@ def setup(n_deals):
             for i in range(EMPLOYEES + OUTSIDE)])
     employees = Employee.create([{'party': p.id, 'company': company.id}
             for p in parties])
-    manager, inside, outside = (
+    manager, inside, _outside = (
         employees[0], employees[1:EMPLOYEES], employees[EMPLOYEES:])
     # level 2: 14 heads under the manager; level 3: the rest under them
     heads, staff = inside[:14], inside[14:]
@@ -129,9 +129,10 @@ def main():
                 'bypass': lambda: list_deals(manager, rules=False),
                 }
             results = {n: [] for n in names}
+            per_round = max(1, args.runs // 10)
             for _ in range(10):
                 for name in names:
-                    results[name] += timed(funcs[name], args.runs // 10)
+                    results[name] += timed(funcs[name], per_round)
             transaction.rollback()
     finally:
         if DB_NAME != ':memory:':

@@ -219,7 +219,7 @@ class IntakeTestCase(CrmTestCase):
         Opportunity = pool.get('sale.opportunity')
         Activity = pool.get('crm.activity')
 
-        with crm_company() as company:
+        with crm_company():
             employer = _contact("Romashka LLC", crm_kind='organisation')
             contact = _contact(
                 "Ivan Petrov", phone='+79123456789', employer=employer.id)

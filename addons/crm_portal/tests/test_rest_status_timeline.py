@@ -1,11 +1,10 @@
 """crm.status.* (lead statuses, sources, deal stages), timeline comments,
 SOURCE_DESCRIPTION and the COMMENTS of contacts and companies"""
-from trytond.modules.crm_portal.rest import RestError
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
-from .test_rest_crm import _RestTestCase, call, crm_user
+from .rest_tools import RestTestCase, call, crm_user
 
 
 def make_crm_admin(user):
@@ -18,17 +17,8 @@ def make_crm_admin(user):
                                 'group_crm_admin')])]})
 
 
-class RestStatusTimelineTestCase(_RestTestCase):
+class RestStatusTimelineTestCase(RestTestCase):
     "Test crm.status.*, crm.timeline.comment.* and the text fields"
-
-    def assertRestError(self, status, field, name, **params):
-        "The call fails with status, its description naming field"
-        with self.assertRaises(RestError) as cm:
-            call(name, **params)
-        self.assertEqual(cm.exception.status, status, cm.exception)
-        if field:
-            self.assertIn(field, cm.exception.description)
-        return cm.exception
 
     @with_transaction()
     def test_status_add_get_update_delete(self):
