@@ -6,7 +6,7 @@ from unittest.mock import patch
 from trytond.model.exceptions import ForeignKeyError, ValidationError
 from trytond.modules.company.tests import (
     create_company, create_employee, set_company)
-from trytond.modules.crm_portal.tests.tools import CrmTestCase
+from trytond.modules.crm_portal.tests.tools import CrmTestCase, make_service
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 
@@ -212,26 +212,9 @@ class AutomationActionTestCase(CrmTestCase):
     @with_transaction()
     def test_create_quote(self):
         "The quote rule creates a sale quotation from the deal"
-        pool = Pool()
-        Template = pool.get('product.template')
-        Uom = pool.get('product.uom')
-        Category = pool.get('product.category')
         company = create_company()
         with set_company(company):
-            unit, = Uom.search([('name', '=', 'Unit')])
-            category, = Category.create([{
-                        'name': "Services", 'accounting': True}])
-            template, = Template.create([{
-                        'name': "Service",
-                        'type': 'service',
-                        'salable': True,
-                        'default_uom': unit.id,
-                        'sale_uom': unit.id,
-                        'list_price': Decimal(50),
-                        'account_category': category.id,
-                        'products': [('create', [{}])],
-                        }])
-            product, = template.products
+            product, unit = make_service()
             pipeline = default_pipeline(company)
             make_rule(pipeline, 'PREPARATION', action='quote')
             deal = make_deal(pipeline,

@@ -16,6 +16,7 @@ from trytond.modules.company.tests import create_company, set_company
 from trytond.modules.crm_portal.amount_words import (
     amount_in_words, plural_ru)
 from trytond.modules.crm_portal.document import pdf_available
+from trytond.modules.crm_portal.tests.tools import make_service
 from trytond.modules.currency.tests import add_currency_rate, create_currency
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
@@ -216,27 +217,7 @@ def _tax(company):
 
 
 def _product(company, price=Decimal('100.42')):
-    pool = Pool()
-    Template = pool.get('product.template')
-    Uom = pool.get('product.uom')
-    Category = pool.get('product.category')
-    unit, = Uom.search([('name', '=', 'Unit')])
-    category, = Category.create([{
-                'name': "Services", 'accounting': True,
-                'customer_taxes': [('add', [_tax(company).id])],
-                }])
-    template, = Template.create([{
-                'name': "Консультация",
-                'type': 'service',
-                'salable': True,
-                'default_uom': unit.id,
-                'sale_uom': unit.id,
-                'list_price': price,
-                'account_category': category.id,
-                'products': [('create', [{}])],
-                }])
-    product, = template.products
-    return product, unit
+    return make_service("Консультация", price, taxes=[_tax(company)])
 
 
 def _client(lang_code, email=None, name="ООО Клиент"):

@@ -5,7 +5,7 @@ from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.modules.company.tests import (
     create_company, create_employee, set_company)
-from trytond.modules.crm_portal.tests.tools import CrmTestCase
+from trytond.modules.crm_portal.tests.tools import CrmTestCase, make_service
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
@@ -181,25 +181,9 @@ class PipelineTestCase(CrmTestCase):
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
         Sale = pool.get('sale.sale')
-        Template = pool.get('product.template')
-        Uom = pool.get('product.uom')
-        Category = pool.get('product.category')
         company = create_company()
         with set_company(company):
-            unit, = Uom.search([('name', '=', 'Unit')])
-            category, = Category.create([{
-                        'name': "Services", 'accounting': True}])
-            template, = Template.create([{
-                        'name': "Service",
-                        'type': 'service',
-                        'salable': True,
-                        'default_uom': unit.id,
-                        'sale_uom': unit.id,
-                        'list_price': Decimal(50),
-                        'account_category': category.id,
-                        'products': [('create', [{}])],
-                        }])
-            product, = template.products
+            product, unit = make_service()
             client = _create_party("Client", kind='organisation')
             deal = _create_deal(party=client.id, lines=[('create', [{
                                 'product': product.id,
@@ -361,21 +345,9 @@ class LeadConversionTestCase(CrmTestCase):
         "The products of the lead go to the deal"
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
-        Template = pool.get('product.template')
-        Uom = pool.get('product.uom')
         company = create_company()
         with set_company(company):
-            unit, = Uom.search([('name', '=', 'Unit')])
-            template, = Template.create([{
-                        'name': "Service",
-                        'type': 'service',
-                        'salable': True,
-                        'default_uom': unit.id,
-                        'sale_uom': unit.id,
-                        'list_price': Decimal(50),
-                        'products': [('create', [{}])],
-                        }])
-            product, = template.products
+            product, unit = make_service(accounting=False)
             lead = _create_lead(contact_name="Anna", lines=[('create', [{
                                 'product': product.id,
                                 'quantity': 3,

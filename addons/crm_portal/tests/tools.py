@@ -1,12 +1,13 @@
 "Set-up shared by the CRM modules' tests"
 import unittest
 from contextlib import contextmanager
+from decimal import Decimal
 
 from trytond.modules.company.tests import create_company, set_company
 from trytond.pool import Pool
 from trytond.tests.test_tryton import activate_module, drop_db
 
-__all__ = ['CrmTestCase', 'crm_company']
+__all__ = ['CrmTestCase', 'crm_company', 'make_service']
 
 
 class CrmTestCase(unittest.TestCase):
@@ -43,3 +44,32 @@ def crm_company(**config):
             setattr(configuration, name, value)
         configuration.save()
         yield company
+
+
+def make_service(name="Service", price=Decimal(50), taxes=None,
+        accounting=True):
+    """A salable service sold by the unit; with accounting, in a category
+    that carries the customer taxes. Return (product, unit)."""
+    pool = Pool()
+    Template = pool.get('product.template')
+    Uom = pool.get('product.uom')
+    Category = pool.get('product.category')
+    unit, = Uom.search([('name', '=', 'Unit')])
+    values = {
+        'name': name,
+        'type': 'service',
+        'salable': True,
+        'default_uom': unit.id,
+        'sale_uom': unit.id,
+        'list_price': price,
+        'products': [('create', [{}])],
+        }
+    if accounting:
+        category, = Category.create([{
+                    'name': "Services", 'accounting': True,
+                    'customer_taxes': [('add', [t.id for t in taxes or []])],
+                    }])
+        values['account_category'] = category.id
+    template, = Template.create([values])
+    product, = template.products
+    return product, unit
