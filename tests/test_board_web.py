@@ -11,7 +11,8 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from sao_client import (
     ARGS, CHROMIUM, chromium_missing, sao_login, without_database_list)
-from tenant_server import drop_tenant, run_crm, serve, tenant_env, tenant_name
+from tenant_server import (
+    create_tenant, drop_tenant, serve, tenant_env, tenant_name)
 
 PASSWORD = 'crm-board-test'
 TASK = "Send the proposal"
@@ -35,7 +36,7 @@ def site(tmp_path_factory):
     with tenant_env(tmp, password=PASSWORD) as (env, port):
         name = tenant_name('boarddemo')
         try:
-            run_crm(env, 'tenant', 'create', name, '--demo')
+            create_tenant(env, name, '--demo')
             with serve(without_database_list(env), port, name) as base:
                 yield base, name
         finally:

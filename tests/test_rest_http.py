@@ -15,7 +15,9 @@ import uuid
 
 import fast_bitrix24
 import pytest
-from tenant_server import drop_tenant, run_crm, serve, tenant_env, tenant_name
+from tenant_server import (
+    create_tenant, drop_tenant, run_crm, serve, tenant_env,
+    tenant_name)
 
 
 
@@ -30,7 +32,7 @@ def server(tmp_path_factory):
     with tenant_env(tmp, config, password='rest-http-test') as (env, port):
         name = tenant_name('resthttp')
         try:
-            run_crm(env, 'tenant', 'create', name)
+            create_tenant(env, name)
             url = run_crm(env, 'webhook', 'create', name, '--user', 'admin',
                 '--scope', 'crm,user')
             narrow = run_crm(env, 'webhook', 'create', name,

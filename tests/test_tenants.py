@@ -20,7 +20,8 @@ import urllib.request
 
 import pytest
 from tenant_server import (
-    CRM, POSTGRESQL, drop_tenant, run_crm, serve, tenant_env, tenant_name)
+    CRM, POSTGRESQL, create_tenant, drop_tenant, run_crm, serve, tenant_env,
+    tenant_name)
 
 from trytond.modules.crm_portal import features as feature_map
 
@@ -56,10 +57,10 @@ def tenants(tmp_path_factory):
         other = tenant_name('other')
         names = [name]
         try:
-            run_crm(env, 'tenant', 'create', name, '--features', 'all')
+            create_tenant(env, name, '--features', 'all')
             if INSTALLED - {'portal'}:
                 names.append(other)
-                run_crm(env, 'tenant', 'create', other, '--features', 'all')
+                create_tenant(env, other, '--features', 'all')
             urls = {n: run_crm(env, 'webhook', 'create', n, '--user',
                     'admin', '--scope',
                     'crm,telephony,imopenlines,landing,user')
