@@ -1,35 +1,42 @@
 #!/usr/bin/env python3
 """Open lines speed, as ratios against references (DESIGN.md §10).
 
-1. Incoming widget messages per second through two trytond server
-   processes (HTTP, key check, rate limit, dedupe, conversation look-up)
-   against bare ORM `create` of the same message records, one per
-   transaction, in this process.
+1. Incoming widget messages per second through two trytond web workers
+   (separate processes on one PostgreSQL database, started as
+   tests/scale_cluster.py does, clients spread round robin over them):
+   HTTP, key and visitor check, rate limit, dedupe, conversation look-up,
+   the message stored. Reference: JSON-RPC `create` of the same message
+   records through the same two workers by the same number of clients.
+   Rounds of both are interleaved.
 2. The routing decision for a line of 100 operators with 10,000 open
    conversations (crm.openline.router: one SQL query for the operators'
    load, the choice in Python) against one raw SQL query making the same
    choice.
 
-SQLite in a temporary folder by default, PostgreSQL when
-TRYTOND_DATABASE__URI is set. Usage: bench/openlines.py [--messages N]
-[--visitors V] [--operators O] [--conversations C] [--runs R]
+PostgreSQL only (the point is several processes on one database):
+
+    TRYTOND_DATABASE__URI=postgresql://postgres@127.0.0.1:5432/ \
+        .venv/bin/python bench/openlines.py [--messages N] [--clients C]
+        [--rounds R] [--operators O] [--conversations N] [--runs R]
 """
 import argparse
 import datetime
-import json
+import itertools
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
+import textwrap
 import time
-import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'tests'))
+
+PASSWORD = 'bench-openlines-pass'
 
 
 def ms(value):
@@ -38,132 +45,112 @@ def ms(value):
 
 # --- 1. widget messages through two server workers ----------------------
 
-def post(url, body):
-    request = urllib.request.Request(url, data=json.dumps(body).encode(),
-        headers={'Content-Type': 'text/plain'})
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return json.loads(response.read())
+def rate(count, clients, call):
+    """Calls per second of count calls of call(client), each of clients
+    threads calling in turn, as one visitor writes one message after the
+    other"""
+    errors = []
+
+    def client(c):
+        for _ in range(count // clients):
+            status, body = call(c)
+            if status != 200 or (isinstance(body, dict) and 'error' in body):
+                errors.append(body)
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as executor:
+        list(executor.map(client, range(clients)))
+    elapsed = time.perf_counter() - began
+    if errors:
+        raise SystemExit('%s failed requests: %s' % (len(errors),
+                errors[:2]))
+    return count // clients * clients / elapsed
 
 
-def bench_widget(messages, visitors, rounds):
-    from tenant_server import (
-        drop_tenant, free_port, run_crm, serve, tenant_env, tenant_name)
+def rpc_datetime(value):
+    return {'__class__': 'datetime', 'year': value.year,
+        'month': value.month, 'day': value.day, 'hour': value.hour,
+        'minute': value.minute, 'second': value.second,
+        'microsecond': value.microsecond}
+
+
+def bench_widget(messages, clients, rounds):
+    from scale_cluster import CLUSTER_CONFIG, Cluster, RpcSession, post_json
+    from tenant_server import drop_tenant, run_crm, tenant_env, tenant_name
     from trytond.modules.crm_openlines.tests.http_tools import setup_tenant
     tmp = Path(tempfile.mkdtemp(prefix='bench_openlines_'))
     # the public rate limit is per client address: the bench is one client
-    config = """
+    config = textwrap.dedent(CLUSTER_CONFIG) + textwrap.dedent("""
         [crm_openlines]
         widget_rate = 100000
         widget_burst = 100000
-        """
-    with tenant_env(tmp, config) as (env, port):
+        """)
+    run_id = uuid.uuid4().hex[:6]
+    serial = itertools.count()
+    with tenant_env(tmp, config, password=PASSWORD) as (env, _):
         name = tenant_name('benchol')
         try:
             run_crm(env, 'tenant', 'create', name, '--features',
                 'portal,openlines')
             info = setup_tenant(env, name, 'http://127.0.0.1:9', '')
-            second = free_port()
-            env2 = dict(env)
-            with serve(env, port, name) as base1, \
-                    _second(env2, second, name) as base2:
-                bases = [base1, base2]
+            with Cluster(env, [name], web_workers=2, cron=False,
+                    queue=False) as cluster:
+                bases = ['http://127.0.0.1:%s' % p
+                    for p in cluster.proxy.ports]
+                sessions = [RpcSession(b, name, 'admin', PASSWORD)
+                    for b in bases]
                 url = '/%s/openlines/widget/%s/message' % (
                     name, info['widget'])
                 key = info['widget_key']
                 # each visitor's first message opens its conversation
                 # (lead, activity, routing): done before the timing
-                tokens = []
-                for v in range(visitors):
-                    answer = post(bases[v % 2] + url, {'key': key,
-                            'text': 'hello %s' % v,
+                visitors = []
+                for v in range(clients):
+                    status, answer = post_json(bases[v % 2] + url, {
+                            'key': key, 'text': 'hello %s' % v,
                             'name': 'Visitor %s' % v})
-                    tokens.append(answer['visitor'])
-                times = []
-                for r in range(rounds):
-                    per_visitor = max(messages // visitors, 1)
+                    assert status == 200, answer
+                    visitors.append((answer['visitor'],
+                            answer['conversation']))
+                status, body = sessions[0].call(
+                    'model.res.user.get_preferences', False)
+                context = {'company': body['result']['company']}
 
-                    def talk(v):
-                        for i in range(per_visitor):
-                            post(bases[(v + i) % 2] + url, {'key': key,
-                                    'visitor': tokens[v],
-                                    'text': 'message %s %s %s' % (r, v, i),
-                                    'id': '%s-%s-%s' % (r, v, i)})
-                    threads = [threading.Thread(target=talk, args=(v,))
-                        for v in range(visitors)]
-                    began = time.perf_counter()
-                    for thread in threads:
-                        thread.start()
-                    for thread in threads:
-                        thread.join()
-                    times.append((time.perf_counter() - began)
-                        / (per_visitor * visitors))
-            bare = bare_creates(env, name, messages, rounds)
+                def widget(c):
+                    n = next(serial)
+                    token, _ = visitors[c]
+                    return post_json(bases[n % 2] + url, {'key': key,
+                            'visitor': token, 'text': 'message %s' % n,
+                            'id': '%s-%s' % (run_id, n)})
+
+                def bare(c):
+                    n = next(serial)
+                    _, conversation = visitors[c]
+                    return sessions[n % 2].call(
+                        'model.crm.openline.message.create', [{
+                                'conversation': conversation,
+                                'channel': info['widget'],
+                                'direction': 'in',
+                                'date': rpc_datetime(
+                                    datetime.datetime.utcnow()),
+                                'text': 'message %s' % n,
+                                'external_id': 'bare-%s-%s' % (run_id, n),
+                                }], context=context)
+                # warm up both workers (pools, caches, connections)
+                rate(10 * clients, clients, widget)
+                rate(10 * clients, clients, bare)
+                measured, reference = [], []
+                for _ in range(rounds):
+                    measured.append(rate(messages, clients, widget))
+                    reference.append(rate(messages, clients, bare))
         finally:
             drop_tenant(env, name)
-    return statistics.median(times), statistics.median(bare)
-
-
-class _second:
-    "A second trytond process on the same database"
-
-    def __init__(self, env, port, name):
-        config = Path(env['TRYTOND_CONFIG'])
-        text = config.read_text()
-        other = config.with_name('trytond2.conf')
-        other.write_text(text.replace(
-                'listen = 127.0.0.1:', 'listen = 127.0.0.1:%s\n#' % port, 1))
-        self.env = dict(env, TRYTOND_CONFIG=str(other))
-        self.port, self.name = port, name
-
-    def __enter__(self):
-        from tenant_server import serve
-        self.context = serve(self.env, self.port, self.name)
-        return self.context.__enter__()
-
-    def __exit__(self, *args):
-        return self.context.__exit__(*args)
-
-
-def bare_creates(env, name, messages, rounds):
-    "Per-message time of bare ORM creates, in a child process"
-    code = r'''
-import datetime, json, sys, time
-from trytond.modules.crm_portal.cli import configure, load_pool
-from trytond.transaction import Transaction
-configure()
-name, messages, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-pool = load_pool(name)
-Message = pool.get('crm.openline.message')
-with Transaction().start(name, 0, readonly=True):
-    Conversation = pool.get('crm.openline.conversation')
-    conversation = Conversation.search([], limit=1)[0]
-    cid, chid = conversation.id, conversation.channel.id
-times = []
-for r in range(rounds):
-    began = time.perf_counter()
-    for i in range(messages):
-        with Transaction().start(name, 0) as transaction:
-            Message.create([{'conversation': cid, 'channel': chid,
-                'direction': 'in', 'date': datetime.datetime.utcnow(),
-                'text': 'message %s %s' % (r, i),
-                'external_id': 'bare-%s-%s' % (r, i)}])
-            transaction.commit()
-    times.append((time.perf_counter() - began) / messages)
-print(json.dumps(times))
-'''
-    result = subprocess.run([sys.executable, '-c', code, name,
-            str(messages), str(rounds)], env=env, capture_output=True,
-        text=True, timeout=3600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return statistics.median(measured), statistics.median(reference)
 
 
 # --- 2. routing decision ------------------------------------------------
 
 def bench_routing(operators, conversations, runs):
-    os.environ.setdefault('DB_NAME', ':memory:'
-        if not os.environ.get('TRYTOND_DATABASE__URI', '').startswith(
-            'postgresql') else 'bench_ol_%d' % os.getpid())
+    os.environ.setdefault('DB_NAME', 'bench_ol_%d' % os.getpid())
     from trytond.tests.test_tryton import activate_module, drop_db
     from trytond.tests.test_tryton import DB_NAME
     from trytond.pool import Pool
@@ -255,34 +242,41 @@ def _routing(pool, operators, conversations, runs, transaction):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument('--messages', type=int, default=400,
         help="widget messages per round")
-    parser.add_argument('--visitors', type=int, default=8)
+    parser.add_argument('--clients', type=int, default=8,
+        help="concurrent clients (one visitor each)")
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--operators', type=int, default=100)
     parser.add_argument('--conversations', type=int, default=10_000)
     parser.add_argument('--runs', type=int, default=200)
     parser.add_argument('--skip-widget', action='store_true')
     args = parser.parse_args()
+    if not os.environ.get('TRYTOND_DATABASE__URI', '').startswith(
+            'postgresql'):
+        raise SystemExit("set TRYTOND_DATABASE__URI=postgresql://... "
+            "(two server workers share one PostgreSQL database)")
 
-    print('%-52s %14s %14s %8s' % ('measure', 'figure', 'reference',
-            'ratio'))
+    rows = []
     if not args.skip_widget:
-        widget, bare = bench_widget(args.messages, args.visitors,
+        widget, bare = bench_widget(args.messages, args.clients,
             args.rounds)
-        print('%-52s %14s %14s %8.2f' % (
-                'widget message, 2 workers (ref: bare create)',
-                '%.0f msg/s' % (1 / widget), '%.0f msg/s' % (1 / bare),
-                widget / bare))
+        # a time ratio: how much longer a widget message takes
+        rows.append(('widget messages, 2 workers (ref: RPC create)',
+                '%.0f msg/s' % widget, '%.0f msg/s' % bare, bare / widget))
     routing = bench_routing(args.operators, args.conversations, args.runs)
-    print('%-52s %14s %14s %8.2f' % (
-            'routing, %s operators/%s open (ref: raw SQL)' % (
+    rows.append(('routing, %s operators/%s open (ref: raw SQL)' % (
                 args.operators, args.conversations),
             ms(routing['router']), ms(routing['raw']),
             routing['router'] / routing['raw']))
-    print('goal: widget within 1.5x, routing within 3x; medians of '
-        '%s rounds / %s runs' % (args.rounds, args.runs))
+    print('%-52s %14s %14s %8s' % ('measure', 'figure', 'reference',
+            'ratio'))
+    for row in rows:
+        print('%-52s %14s %14s %8.2f' % row)
+    print('PostgreSQL, %s cores; goal: widget within 1.5x, routing within '
+        '3x; medians of %s rounds / %s runs' % (os.cpu_count(), args.rounds,
+            args.runs))
 
 
 if __name__ == '__main__':

@@ -7,13 +7,11 @@ operator answers in the web client (sao) and the visitor sees it.
 SQLite in a temporary folder by default; with TRYTOND_DATABASE__URI set to
 postgresql://... the tenant gets a unique name and is dropped at the end.
 """
+import base64
 import functools
-import json
-import queue
 import re
 import threading
-from http.server import (
-    BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer)
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -23,58 +21,16 @@ from tenant_server import drop_tenant, run_crm, serve, tenant_env, tenant_name
 
 from trytond.modules.crm_openlines.tests.http_tools import (
     OPERATOR_PASSWORD, RPC, http, setup_tenant)
+from trytond.modules.crm_openlines.tests.peers import BotAPI
 
 ORIGIN = 'http://shop.example.test'
 
 
-class BotAPI(BaseHTTPRequestHandler):
-    """The part of the Telegram Bot API we call: POST /bot<token>/<method>
-    with a JSON body, answered {"ok": true, "result": Message}"""
-    calls = None
-    token = None
-
-    def do_POST(self):
-        length = int(self.headers.get('Content-Length') or 0)
-        body = json.loads(self.rfile.read(length) or b'{}')
-        prefix = f'/bot{self.token}/'
-        if not self.path.startswith(prefix):
-            self._answer(401, {'ok': False, 'error_code': 401,
-                    'description': 'Unauthorized'})
-            return
-        method = self.path[len(prefix):]
-        if method != 'sendMessage' or 'chat_id' not in body:
-            self._answer(400, {'ok': False, 'error_code': 400,
-                    'description': 'Bad Request: chat not found'})
-            return
-        self.calls.put((method, body))
-        self._answer(200, {'ok': True, 'result': {
-                    'message_id': self.calls.qsize(), 'date': 1700000000,
-                    'chat': {'id': body['chat_id'], 'type': 'private'},
-                    'text': body.get('text')}})
-
-    def _answer(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header('Content-Type', 'application/json')
-        self.send_header('Content-Length', str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope='module')
 def bot_api():
-    calls = queue.Queue()
-    handler = type('Handler', (BotAPI,), {
-            'calls': calls, 'token': '123456:TEST-token'})
-    server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f'http://127.0.0.1:{server.server_address[1]}', calls
-    server.shutdown()
-    server.server_close()
+    "The Bot API peer: sendMessage, answerCallbackQuery, getFile, files"
+    with BotAPI('123456:TEST-token') as peer:
+        yield peer.url, peer.calls, peer
 
 
 @pytest.fixture(scope='module')
@@ -138,7 +94,7 @@ def reply(rpc, conversation, text):
 
 
 def test_telegram_update_reply_and_replay(site, bot_api):
-    _, calls = bot_api
+    _, calls, _ = bot_api
     hook = f"{site['url']}/telegram/{site['telegram']}"
     secret = {'X-Telegram-Bot-Api-Secret-Token': site['secret'],
         'Content-Type': 'application/json'}
@@ -173,6 +129,69 @@ def test_telegram_update_reply_and_replay(site, bot_api):
         [('conversation', '=', conversation), ('author', '!=', None)],
         0, None, None, ['delivery'])
     assert delivered['delivery'] == 'sent'
+
+
+PDF = b'%PDF-1.4\n' + bytes(range(256)) * 8 + b'\n%%EOF\n'
+
+
+def test_telegram_file_then_rating_buttons(site, bot_api):
+    "A document is fetched with getFile; the client rates with a button"
+    _, calls, peer = bot_api
+    hook = f"{site['url']}/telegram/{site['telegram']}"
+    secret = {'X-Telegram-Bot-Api-Secret-Token': site['secret'],
+        'Content-Type': 'application/json'}
+    peer.add_file('doc-1', 'documents/file_7.pdf', PDF)
+    document = update(3001, None, chat=888)
+    del document['message']['text']
+    document['message'].update(caption='My contract', document={
+            'file_id': 'doc-1', 'file_unique_id': 'u1',
+            'file_name': 'contract.pdf', 'mime_type': 'application/pdf',
+            'file_size': len(PDF)})
+    status, _, body = http(hook, document, secret)
+    assert (status, body['duplicate']) == (200, False)
+    assert calls.get(timeout=30)[1]['text'].startswith('Welcome!')
+
+    rpc = operator(site)
+    conversation, = rpc.model('crm.openline.conversation', 'search',
+        [('external_chat', '=', '888')], 0, None, None)
+    # what the operator downloads in the web client
+    message, = rpc.model('crm.openline.message', 'search_read',
+        [('conversation', '=', conversation), ('direction', '=', 'in')],
+        0, None, None, ['text', 'attachment', 'attachment_name',
+            'attachment_type', 'attachment_size'])
+    assert (message['text'], message['attachment_name'],
+        message['attachment_type'], message['attachment_size']) == (
+        'My contract', 'contract.pdf', 'application/pdf', len(PDF))
+    assert base64.b64decode(message['attachment']['base64']) == PDF
+
+    reply(rpc, conversation, 'Got it, thank you.')
+    assert calls.get(timeout=30)[1]['text'] == 'Got it, thank you.'
+    rpc.model('crm.openline.conversation', 'close', [conversation])
+    method, sent = calls.get(timeout=30)
+    assert (method, sent['text']) == ('sendMessage', 'Please rate our answer.')
+    buttons = sent['reply_markup']['inline_keyboard'][0]
+    assert [b['text'] for b in buttons] == ['1', '2', '3', '4', '5']
+
+    press = {'update_id': 3002, 'callback_query': {
+            'id': 'cb-42', 'chat_instance': '1',
+            'from': {'id': 888, 'is_bot': False, 'first_name': 'Ivan'},
+            'message': {'message_id': 2, 'date': 1700000000,
+                'chat': {'id': 888, 'type': 'private'},
+                'text': sent['text']},
+            'data': buttons[3]['callback_data']}}
+    status, _, body = http(hook, press, secret)
+    assert (status, body['rated']) == (200, True)
+    method, answered = calls.get(timeout=30)
+    assert (method, answered['callback_query_id']) == (
+        'answerCallbackQuery', 'cb-42')
+    record, = rpc.model('crm.openline.conversation', 'read', [conversation],
+        ['rating', 'state'])
+    assert (record['state'], record['rating']) == ('closed', '4')
+    # a button of another chat's conversation rates nothing
+    press['update_id'] = 3003
+    press['callback_query']['message']['chat']['id'] = 999
+    status, _, body = http(hook, press, secret)
+    assert (status, body['rated']) == (200, False)
 
 
 def test_telegram_refuses_bad_requests(site):

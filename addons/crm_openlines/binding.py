@@ -49,19 +49,23 @@ class Binding(Model):
                 Automation.fire('chat_started', [opportunity])
 
     @classmethod
-    def assign(cls, conversations):
+    def assign(cls, conversations, previous=None):
         """Make the operator responsible for the lead or deal that has
-        nobody in charge, so they can open it (record rules)"""
+        nobody in charge, or that was in charge of the previous operator
+        who handed the conversation over, so they can open it (record
+        rules). A lead of someone else keeps its responsible."""
         Opportunity = Pool().get('sale.opportunity')
-        to_save = []
-        for conversation in conversations:
-            opportunity = conversation.opportunity
-            if (conversation.operator and opportunity
-                    and not opportunity.employee):
-                opportunity.employee = conversation.operator
-                to_save.append(opportunity)
-        if to_save:
-            with without_check_access():
+        previous = int(previous) if previous else None
+        with without_check_access():
+            to_save = []
+            for conversation in conversations:
+                opportunity = conversation.opportunity
+                if (conversation.operator and opportunity
+                        and (not opportunity.employee
+                            or opportunity.employee.id == previous)):
+                    opportunity.employee = conversation.operator
+                    to_save.append(opportunity)
+            if to_save:
                 Opportunity.save(to_save)
 
     @classmethod

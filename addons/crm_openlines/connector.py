@@ -23,6 +23,29 @@ class Event(metaclass=PoolMeta):
         return events
 
 
+class EventDelivery(metaclass=PoolMeta):
+    __name__ = 'crm.event.delivery'
+
+    def _save_attempt(self, status, error, final=False):
+        "The connector's messages follow the state of their webhook post"
+        super()._save_attempt(status, error, final=final)
+        if self.event != CONNECTOR_EVENT:
+            return
+        pool = Pool()
+        Message = pool.get('crm.openline.message')
+        delivery = self.__class__(self.id)
+        messages = Message.search([('webhook_delivery', '=', delivery.id)])
+        if not messages:
+            return
+        Message.write(messages, {
+                'delivery': {'done': 'sent', 'failed': 'failed'}.get(
+                    delivery.state, 'pending'),
+                'delivery_attempts': delivery.attempts,
+                'delivery_error': (delivery.last_error or '')[:500] or None,
+                'next_attempt': delivery.next_attempt,
+                })
+
+
 class Rest(metaclass=PoolMeta):
     __name__ = 'crm.rest'
 

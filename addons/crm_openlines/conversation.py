@@ -212,7 +212,8 @@ class Conversation(Workflow, ModelSQL, ModelView):
         """Store a client's message received on channel for chat.
 
         client: name, phone, email of the client as the channel knows
-        them. A message with an external_id already stored is not stored
+        them. attachment: a file the client sent, as a dict of name,
+        data (bytes), type. A message with an external_id already stored is not stored
         again. A message for a closed conversation opens a new one.
         Return (conversation, message, duplicate)."""
         pool = Pool()
@@ -239,7 +240,10 @@ class Conversation(Workflow, ModelSQL, ModelView):
             conversation=conversation, channel=channel, direction='in',
             date=now(), text=text, external_id=external_id)
         if attachment:
-            message.attachment_name, message.attachment = attachment
+            # {'name', 'data', 'type', 'error'}: data None when not received
+            message.set_attachment(attachment.get('name'),
+                attachment.get('data'), attachment.get('type'),
+                attachment.get('error'))
         message.save()
         conversation.touch_client(message.date)
         if created:
@@ -312,7 +316,8 @@ class Conversation(Workflow, ModelSQL, ModelView):
     @classmethod
     def route(cls, conversations, exclude=None):
         """Offer each conversation to the operator(s) the line's rule
-        chooses, or leave it in the queue"""
+        chooses, or leave it in the queue. exclude: the operator who
+        handed it over, whose lead passes to the one chosen"""
         pool = Pool()
         Router = pool.get('crm.openline.router')
         Notify = pool.get('crm.openline.notify')
@@ -335,7 +340,7 @@ class Conversation(Workflow, ModelSQL, ModelView):
                 values['operator'] = None
             cls.write([conversation], values)
             if values['operator']:
-                Binding.assign([conversation])
+                Binding.assign([conversation], previous=exclude)
             if chosen:
                 Router.offered(conversation.line, chosen, moment)
                 Notify.offered(conversation, chosen)
@@ -376,7 +381,7 @@ class Conversation(Workflow, ModelSQL, ModelView):
 
     # --- operators' work ------------------------------------------------
 
-    def reply(self, text, author, direction='out'):
+    def reply(self, text, author, direction='out', markup=None):
         "Add an operator's (or the line's) message and deliver it"
         pool = Pool()
         Message = pool.get('crm.openline.message')
@@ -385,7 +390,7 @@ class Conversation(Workflow, ModelSQL, ModelView):
             raise UserError(gettext('crm_openlines.msg_reply_empty'))
         message = Message(
             conversation=self, channel=self.channel, direction=direction,
-            date=now(), text=text, author=author)
+            date=now(), text=text, author=author, markup=markup)
         message.save()
         if direction == 'out':
             Message.deliver_later([message])
@@ -465,7 +470,9 @@ class Conversation(Workflow, ModelSQL, ModelView):
         for conversation in conversations:
             line = conversation.line
             if line.rating_request and line.rating_message:
-                conversation.reply(line.rating_message, None)
+                # Telegram shows it with buttons 1 to 5 (telegram_api.py)
+                conversation.reply(line.rating_message, None,
+                    markup='rating')
             conversation.closed = moment
             conversation.resolution_time = moment - conversation.started
             conversation.draft = None
@@ -502,6 +509,28 @@ class Conversation(Workflow, ModelSQL, ModelView):
             raise UserError(gettext('crm_openlines.msg_rating_invalid'))
         self.rating = str(value)
         self.save()
+
+    @classmethod
+    def rate_callback(cls, channel, chat, data):
+        """Store the rating a client chose with the buttons of the rating
+        request ('rate:<conversation>:<n>'); return the conversation or
+        None when the data is not a rating of this chat's conversation"""
+        kind, _, rest = str(data or '').partition(':')
+        conversation_id, _, value = rest.partition(':')
+        if kind != 'rate' or not conversation_id.isdigit():
+            return None
+        conversations = cls.search([
+                ('id', '=', int(conversation_id)),
+                ('channel', '=', channel.id),
+                ('external_chat', '=', str(chat)),
+                ('state', '=', 'closed'),
+                ('line.rating_request', '=', True),
+                ], limit=1)
+        if not conversations or value not in {'1', '2', '3', '4', '5'}:
+            return None
+        conversation, = conversations
+        conversation.rate(value)
+        return conversation
 
 
 class Cron(metaclass=PoolMeta):

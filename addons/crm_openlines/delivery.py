@@ -1,8 +1,7 @@
 # Delivery of an operator's reply through the conversation's channel:
 # Telegram's sendMessage, an e-mail in the same thread, or an event the
 # integrator's connector receives by webhook. The widget fetches its own.
-import json
-import urllib.request
+import smtplib
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -10,40 +9,12 @@ from trytond.config import config
 from trytond.i18n import gettext
 from trytond.model import Model
 from trytond.pool import Pool
-from trytond.sendmail import send_message_transactional
+from trytond.sendmail import send_message
 
-TIMEOUT = 20
+from .telegram_api import DeliveryError, rating_keyboard, telegram_call
+
 CONNECTOR_EVENT = 'ONIMOPENLINESMESSAGEADD'
-
-
-class DeliveryError(Exception):
-    pass
-
-
-def telegram_send(api_url, bot_token, chat_id, text):
-    """Call the Bot API's sendMessage; return its result or raise
-    DeliveryError with the API's description"""
-    url = '%s/bot%s/sendMessage' % (api_url.rstrip('/'), bot_token)
-    # chats are numbers in the Bot API ("@channel" names are strings)
-    if str(chat_id).lstrip('-').isdigit():
-        chat_id = int(chat_id)
-    body = json.dumps({'chat_id': chat_id, 'text': text}).encode('utf-8')
-    request = urllib.request.Request(url, data=body, method='POST',
-        headers={'Content-Type': 'application/json'})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            answer = json.loads(response.read(1024 * 1024) or b'{}')
-    except urllib.error.HTTPError as error:
-        try:
-            answer = json.loads(error.read(64 * 1024) or b'{}')
-        except ValueError:
-            answer = {}
-        raise DeliveryError(answer.get('description') or str(error))
-    except (OSError, ValueError) as error:
-        raise DeliveryError(str(error))
-    if not answer.get('ok'):
-        raise DeliveryError(answer.get('description') or 'not ok')
-    return answer.get('result')
+__all__ = ['DeliveryError', 'Delivery', 'CONNECTOR_EVENT']
 
 
 class Delivery(Model):
@@ -52,10 +23,12 @@ class Delivery(Model):
 
     @classmethod
     def send(cls, message):
+        """Send message through its channel or raise DeliveryError; return
+        the webhook delivery that carries it for a connector"""
         conversation = message.conversation
         channel = conversation.channel
-        getattr(cls, '_send_%s' % channel.type)(message, conversation,
-            channel)
+        return getattr(cls, '_send_%s' % channel.type)(
+            message, conversation, channel)
 
     @classmethod
     def _send_widget(cls, message, conversation, channel):
@@ -66,9 +39,16 @@ class Delivery(Model):
         if not channel.bot_token:
             raise DeliveryError(gettext(
                     'crm_openlines.msg_channel_no_bot_token',
-                    channel=channel.rec_name))
-        telegram_send(channel.api_url or 'https://api.telegram.org',
-            channel.bot_token, conversation.external_chat, message.text)
+                    channel=channel.rec_name), final=True)
+        chat_id = conversation.external_chat
+        # chats are numbers in the Bot API ("@channel" names are strings)
+        if str(chat_id).lstrip('-').isdigit():
+            chat_id = int(chat_id)
+        body = {'chat_id': chat_id, 'text': message.text}
+        if message.markup == 'rating':
+            body['reply_markup'] = rating_keyboard(conversation.id)
+        telegram_call(channel.api_url or 'https://api.telegram.org',
+            channel.bot_token, 'sendMessage', body)
 
     @classmethod
     def _send_email(cls, message, conversation, channel):
@@ -77,7 +57,7 @@ class Delivery(Model):
         if not conversation.client_email or not sender:
             raise DeliveryError(gettext(
                     'crm_openlines.msg_email_no_address',
-                    conversation=conversation.rec_name))
+                    conversation=conversation.rec_name), final=True)
         msg = EmailMessage()
         msg['From'] = sender
         msg['To'] = conversation.client_email
@@ -86,17 +66,40 @@ class Delivery(Model):
             subject = 'Re: ' + subject
         msg['Subject'] = subject
         msg['Message-ID'] = make_msgid()
-        if conversation.email_thread:
+        thread = cls._email_thread(conversation)
+        if thread:
             # The client's mail program shows it in the same thread.
-            msg['In-Reply-To'] = conversation.email_thread
-            msg['References'] = conversation.email_thread
+            msg['In-Reply-To'] = thread[-1]
+            msg['References'] = ' '.join(thread)
         msg.set_content(message.text or '')
-        send_message_transactional(msg, strict=True)
+        # Sent now, not at commit, so that a failure is known and retried
+        try:
+            send_message(msg, strict=True)
+        except (smtplib.SMTPException, OSError) as exception:
+            raise DeliveryError(str(exception)
+                or exception.__class__.__name__)
+
+    @classmethod
+    def _email_thread(cls, conversation):
+        "Message-IDs of the client's first and last mail"
+        Message = Pool().get('crm.openline.message')
+        last = Message.search([
+                ('conversation', '=', conversation.id),
+                ('direction', '=', 'in'),
+                ('external_id', 'like', '<%'),
+                ], order=[('id', 'DESC')], limit=1)
+        thread = [conversation.email_thread] if conversation.email_thread \
+            else []
+        # a mail's further attachments are <id>#n
+        last = last[0].external_id.split('#')[0] if last else None
+        if last and last not in thread:
+            thread.append(last)
+        return thread
 
     @classmethod
     def _send_connector(cls, message, conversation, channel):
         Event = Pool().get('crm.event')
-        Event.emit(CONNECTOR_EVENT, {
+        deliveries = Event.emit(CONNECTOR_EVENT, {
                 'CONNECTOR': channel.connector,
                 'LINE': conversation.line.id,
                 'CHAT_ID': conversation.external_chat,
@@ -105,3 +108,8 @@ class Delivery(Model):
                 'TEXT': message.text,
                 'OPERATOR': message.author.rec_name if message.author else '',
                 }, conversation.company.id)
+        if not deliveries:
+            raise DeliveryError(gettext(
+                    'crm_openlines.msg_connector_no_handler',
+                    event=CONNECTOR_EVENT), final=True)
+        return deliveries[0]

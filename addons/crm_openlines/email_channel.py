@@ -41,13 +41,19 @@ class Conversation(metaclass=PoolMeta):
         if headers.get('From'):
             name = (getaddresses([headers['From']])[0][0] or '').strip()
         text = value.get('text') or value.get('html') or ''
-        attachments = value.get('attachments') or []
+        message_id = headers.get('Message-ID') or email_.data_id
+        files = [{'name': a.get('filename') or 'attachment',
+                'data': a.get('data'), 'type': a.get('type')}
+            for a in value.get('attachments') or []]
         conversation, message, duplicate = cls.receive(
             channel, sender, text,
             client={'name': name, 'email': sender},
-            external_id=headers.get('Message-ID') or email_.data_id,
-            attachment=((attachments[0]['filename'] or 'attachment',
-                    attachments[0]['data']) if attachments else None))
+            external_id=message_id,
+            attachment=files[0] if files else None)
+        # each further MIME part is a message of its own, one file each
+        for i, file in enumerate(files[1:], 1):
+            cls.receive(channel, sender, '', external_id='%s#%s' % (
+                    message_id, i), attachment=file)
         if not duplicate and not conversation.email_thread:
             conversation.email_thread = headers.get('Message-ID')
             conversation.email_subject = (value.get('subject') or '')[:200]

@@ -2,6 +2,7 @@
 #   GET  /<db>/openlines/widget/<channel>.js?key=...   the widget script
 #   POST /<db>/openlines/widget/<channel>/message      a visitor writes
 #   POST /<db>/openlines/widget/<channel>/poll         replies (long poll)
+#   POST /<db>/openlines/widget/<channel>/attach       a visitor's file
 #   POST /<db>/openlines/widget/<channel>/rate         rating on close
 #   POST /<db>/openlines/telegram/<channel>            Bot API webhook
 # They run as root because the visitor is anonymous: each one checks the
@@ -22,9 +23,11 @@ from trytond.modules.crm_portal.public import (
     take_rate)
 from trytond.modules.crm_openlines.telegram import (
     MAX_UPDATE, UpdateError, read_update)
+from trytond.modules.crm_openlines.telegram_receive import (
+    handle as handle_update)
 from trytond.modules.crm_openlines.widget import (
     MAX_BODY, Refused, cors_headers, poll_messages, post_message,
-    rate_conversation, widget_script)
+    rate_conversation, upload_limit, widget_script)
 
 MODEL = 'crm.openline.conversation'
 POLL_STEP = 0.5
@@ -121,7 +124,8 @@ def widget_js(request, pool, channel_id):
     return run(pool.database_name, 0, True, {}, work)
 
 
-def _widget_call(request, pool, channel_id, action, readonly=False):
+def _widget_call(request, pool, channel_id, action, readonly=False,
+        limit=MAX_BODY):
     headers = {}
 
     def work():
@@ -133,7 +137,7 @@ def _widget_call(request, pool, channel_id, action, readonly=False):
             if not take_rate('openlines.widget:' + client_address(request),
                     *widget_limits()):
                 raise Refused('QUERY_LIMIT_EXCEEDED', 'msg_rate_limit', 429)
-            body = read_json(request, MAX_BODY)
+            body = read_json(request, limit)
             result = action(pool, channel_id, body)
         except Refused as exception:
             return refused(exception, headers), True
@@ -150,6 +154,18 @@ def _widget_call(request, pool, channel_id, action, readonly=False):
 @public_route(MODEL)
 def widget_message(request, pool, channel_id):
     return _widget_call(request, pool, channel_id, post_message)
+
+
+@app.route('/<database_name>/openlines/widget/<int:channel_id>/attach',
+    methods=['POST', 'OPTIONS'])
+@set_max_request_size(None)
+@public_route(MODEL)
+def widget_attach(request, pool, channel_id):
+    "A visitor sends a file: {key, visitor, text, file: {name, type, data}}"
+    # the body limit follows [crm_openlines] attachment_max
+    request.max_content_length = upload_limit()
+    return _widget_call(request, pool, channel_id, post_message,
+        limit=upload_limit())
 
 
 @app.route('/<database_name>/openlines/widget/<int:channel_id>/rate',
@@ -204,7 +220,6 @@ def widget_poll(request, pool, channel_id):
 @public_route(MODEL)
 def telegram_webhook(request, pool, channel_id):
     Channel = pool.get('crm.openline.channel')
-    Conversation = pool.get(MODEL)
 
     def work():
         channel = Channel.find(channel_id, 'telegram')
@@ -226,12 +241,5 @@ def telegram_webhook(request, pool, channel_id):
             return refused(exception), True
         if incoming is None:
             return json_response({'ok': True, 'ignored': True}), True
-        with Transaction().set_context(company=channel.line.company.id):
-            conversation, message, duplicate = Conversation.receive(
-                channel, incoming.chat, incoming.text,
-                client=incoming.client,
-                external_id='tg:%s' % incoming.update_id,
-                attachment=(incoming.attachment, None)
-                if incoming.attachment else None)
-        return json_response({'ok': True, 'duplicate': duplicate}), True
+        return json_response(handle_update(pool, channel, incoming)), True
     return run(pool.database_name, 0, False, {}, work)

@@ -6,6 +6,8 @@ MAX_UPDATE = 256 * 1024
 
 Incoming = namedtuple('Incoming', [
         'update_id', 'chat', 'text', 'client', 'attachment'])
+# A button of an inline keyboard pressed (the rating request's 1 to 5)
+Callback = namedtuple('Callback', ['update_id', 'id', 'chat', 'data'])
 
 
 class UpdateError(ValueError):
@@ -20,13 +22,16 @@ def _name(user):
 
 
 def read_update(update):
-    """Return an Incoming for a message update, None for an update we do
-    not handle (edits, callbacks...), raise UpdateError when malformed"""
+    """Return an Incoming for a message update, a Callback for a button
+    pressed, None for an update we do not handle (edits...), raise
+    UpdateError when malformed"""
     if not isinstance(update, dict):
         raise UpdateError("update is not an object")
     update_id = update.get('update_id')
     if not isinstance(update_id, int) or isinstance(update_id, bool):
         raise UpdateError("update_id is missing")
+    if update.get('callback_query') is not None:
+        return _callback(update_id, update['callback_query'])
     message = update.get('message')
     if message is None:
         return None
@@ -53,10 +58,39 @@ def read_update(update):
     document = message.get('document')
     photos = message.get('photo')
     if isinstance(document, dict):
-        attachment = str(document.get('file_name')
-            or document.get('file_id') or 'document')
+        attachment = _file(document, document.get('file_name') or 'document')
     elif isinstance(photos, list) and photos:
-        attachment = 'photo %s' % (photos[-1] or {}).get('file_id', '')
+        # the last size is the largest
+        attachment = _file(photos[-1], 'photo.jpg', 'image/jpeg')
     if not text and not attachment and not contact:
         return None
     return Incoming(update_id, chat['id'], text or '', client, attachment)
+
+
+def _file(value, name, type_=None):
+    "A Document or PhotoSize as the file to fetch with getFile"
+    if not isinstance(value, dict) or not isinstance(
+            value.get('file_id'), str):
+        raise UpdateError("file_id is missing")
+    size = value.get('file_size')
+    return {
+        'file_id': value['file_id'][:200],
+        'name': str(name)[:200],
+        'type': str(value.get('mime_type') or type_ or '')[:100],
+        'size': size if isinstance(size, int) else None,
+        }
+
+
+def _callback(update_id, query):
+    if not isinstance(query, dict) or not isinstance(query.get('id'), str):
+        raise UpdateError("callback_query.id is missing")
+    message = query.get('message') or {}
+    chat = message.get('chat') if isinstance(message, dict) else None
+    if not isinstance(chat, dict) or not isinstance(chat.get('id'), int):
+        # the chat of the button's message; a private chat is the user's
+        sender = query.get('from') or {}
+        chat = {'id': sender.get('id')} if isinstance(sender, dict) else {}
+        if not isinstance(chat.get('id'), int):
+            raise UpdateError("callback_query has no chat")
+    return Callback(update_id, query['id'], chat['id'],
+        str(query.get('data') or '')[:64])

@@ -1,6 +1,8 @@
 # The site widget's side of the public endpoints: who may call (key,
 # origin, visitor token) and what each call does. routes.py wraps these in
 # transactions; this file holds no HTTP plumbing.
+import base64
+import binascii
 import json
 import os
 import secrets
@@ -8,6 +10,7 @@ import secrets
 from trytond.i18n import gettext
 from trytond.transaction import Transaction
 
+from .attachment import AttachmentRefused, check, max_size
 from .channel import digest, same_secret
 from .message import MAX_TEXT
 
@@ -65,7 +68,7 @@ def widget_script(pool, channel_id, key, base):
         'channel': channel.id,
         'title': channel.line.rec_name,
         'labels': {k: gettext('crm_openlines.msg_widget_' + k) for k in [
-                'name', 'phone', 'email', 'text', 'send', 'error']},
+                'name', 'phone', 'email', 'text', 'send', 'error', 'file']},
         }
     with open(_SCRIPT, encoding='utf-8') as handle:
         script = handle.read()
@@ -110,11 +113,42 @@ def _visitor_chat(pool, channel, visitor, required=True):
     return chat, conversation
 
 
+def read_file(value):
+    """The attachment of a widget upload ({name, type, data: base64}),
+    checked against the limits (Refused 413/415), or None"""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(
+            value.get('data'), str):
+        raise Refused('INVALID_REQUEST', 'msg_invalid_request', 400)
+    if len(value['data']) > max_size() * 4 // 3 + 4:
+        raise Refused('TOO_LARGE', 'msg_too_large', 413, limit=max_size())
+    try:
+        data = base64.b64decode(value['data'], validate=True)
+    except (binascii.Error, ValueError):
+        raise Refused('INVALID_REQUEST', 'msg_invalid_request', 400)
+    try:
+        name, type_, data = check(value.get('name'), data,
+            value.get('type'))
+    except AttachmentRefused as refused:
+        status = 413 if refused.message == 'msg_attachment_too_large' \
+            else 415
+        raise Refused('ATTACHMENT_REFUSED', refused.message, status,
+            **refused.values)
+    return {'name': name, 'type': type_, 'data': data}
+
+
+def upload_limit():
+    "Largest body of an upload: the file in base64 and the message"
+    return max_size() * 4 // 3 + MAX_BODY
+
+
 def post_message(pool, channel_id, body):
     Conversation = pool.get('crm.openline.conversation')
     channel, visitor = _checked(pool, channel_id, body)
-    text = body.get('text')
-    if not isinstance(text, str) or not text.strip():
+    text = body.get('text') or ''
+    attachment = read_file(body.get('file'))
+    if not isinstance(text, str) or (not text.strip() and not attachment):
         raise Refused('EMPTY_MESSAGE', 'msg_empty_message', 400)
     if len(text) > MAX_TEXT:
         raise Refused('TOO_LARGE', 'msg_too_large', 413, limit=MAX_TEXT)
@@ -131,7 +165,7 @@ def post_message(pool, channel_id, body):
     with Transaction().set_context(company=channel.line.company.id):
         conversation, message, duplicate = Conversation.receive(
             channel, chat, text, client=client, external_id=external_id,
-            visitor_hash=digest(visitor))
+            visitor_hash=digest(visitor), attachment=attachment)
     if conversation.visitor_hash != digest(visitor):
         # a new conversation of a known visitor
         conversation.visitor_hash = digest(visitor)
@@ -167,6 +201,7 @@ def poll_messages(pool, channel_id, body):
                 'id': m.id,
                 'direction': m.direction,
                 'text': m.text or '',
+                'attachment': m.attachment_name or '',
                 'author': m.author.rec_name if m.author else '',
                 'date': m.date.isoformat() + 'Z',
                 } for m in messages],

@@ -56,9 +56,11 @@
     var input = el('textarea', {name: 'text', rows: '2', style: 'flex:1',
         placeholder: S.labels.text});
     var send = el('button', {type: 'submit'}, S.labels.send);
+    var file = el('input', {type: 'file', name: 'file', title: S.labels.file,
+        style: 'width:80px'});
     var status = el('div', {'class': 'openlines-status', style: 'color:#a00;padding:0 6px'});
     var rating = el('div', {'class': 'openlines-rating', style: 'display:none;padding:6px'});
-    form.append(input, send);
+    form.append(input, file, send);
     body.append(log, contact, form, rating, status);
     box.append(head, body);
     head.addEventListener('click', function () {
@@ -76,6 +78,9 @@
             row.append(el('b', {}, message.author + ': '));
         }
         row.append(document.createTextNode(message.text));
+        if (message.attachment) {
+            row.append(el('i', {}, ' [' + message.attachment + ']'));
+        }
         log.append(row);
         log.scrollTop = log.scrollHeight;
     }
@@ -110,13 +115,29 @@
     form.addEventListener('submit', function (event) {
         event.preventDefault();
         var text = input.value.trim();
-        if (!text) { return; }
+        var chosen = file.files && file.files[0];
+        if (!text && !chosen) { return; }
         send.disabled = true;
-        post('/message', {text: text, name: name.value, phone: phone.value,
-            email: email.value, id: Date.now() + '-' + Math.random()}
-        ).then(function (data) {
+        var message = {text: text, name: name.value, phone: phone.value,
+            email: email.value, id: Date.now() + '-' + Math.random()};
+        // a file goes base64 in the JSON of /attach (still no preflight)
+        var ready = !chosen ? Promise.resolve('/message') : new Promise(
+            function (resolve, reject) {
+                var reader = new FileReader();
+                reader.onload = function () {
+                    message.file = {name: chosen.name, type: chosen.type,
+                        data: String(reader.result).split(',')[1] || ''};
+                    resolve('/attach');
+                };
+                reader.onerror = reject;
+                reader.readAsDataURL(chosen);
+            });
+        ready.then(function (path) {
+            return post(path, message);
+        }).then(function (data) {
             setCookie(data.visitor);
             input.value = '';
+            file.value = '';
             status.textContent = '';
             send.disabled = false;
             rating.style.display = 'none';

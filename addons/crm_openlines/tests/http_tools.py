@@ -104,6 +104,8 @@ def _main(name, api_url, origin):
                         'name': "Support", 'company': company.id,
                         'welcome_message': "Welcome! An operator will "
                         "answer shortly.",
+                        'rating_request': True,
+                        'rating_message': "Please rate our answer.",
                         'operators': [('create', [
                                     {'employee': employee.id}])],
                         }])

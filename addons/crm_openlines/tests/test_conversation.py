@@ -20,6 +20,20 @@ def receive(channel, chat, text, **kwargs):
         return Conversation.receive(channel, chat, text, **kwargs)
 
 
+def transfer(conversation, line, operator):
+    "What the Transfer wizard does"
+    pool = Pool()
+    Conversation = pool.get('crm.openline.conversation')
+    Transfer = pool.get('crm.openline.transfer', type='wizard')
+    session_id, _, _ = Transfer.create()
+    wizard = Transfer(session_id)
+    wizard.start.line = line
+    wizard.start.operator = operator
+    with Transaction().set_context(active_model=Conversation.__name__,
+            active_id=conversation.id, active_ids=[conversation.id]):
+        wizard.transition_transfer()
+
+
 def texts(conversation, direction=None):
     return [m.text for m in conversation.messages
         if direction is None or m.direction == direction]
@@ -308,7 +322,6 @@ class ConversationTestCase(CrmTestCase):
     def test_transfer_to_operator_and_line(self):
         pool = Pool()
         Conversation = pool.get('crm.openline.conversation')
-        Transfer = pool.get('crm.openline.transfer', type='wizard')
         with crm_company() as company:
             anna, anna_user = operator(company, "Anna", 'anna12')
             boris, _ = operator(company, "Boris", 'boris12')
@@ -322,32 +335,64 @@ class ConversationTestCase(CrmTestCase):
             user_ctx, emp_ctx = as_operator(anna, anna_user)
             with user_ctx, emp_ctx, at(T0):
                 Conversation.accept([conversation])
-                session_id, _, _ = Transfer.create()
-                transfer = Transfer(session_id)
-                transfer.start.line = first_line
-                transfer.start.operator = boris
-                with Transaction().set_context(
-                        active_model=Conversation.__name__,
-                        active_id=conversation.id,
-                        active_ids=[conversation.id]):
-                    transfer.transition_transfer()
+                transfer(conversation, first_line, boris)
             conversation = Conversation(conversation.id)
             self.assertEqual(conversation.operator, boris)
             self.assertEqual(conversation.state, 'waiting')
+            # the lead Anna took goes with the conversation
+            lead = conversation.opportunity
+            self.assertEqual(lead.employee, boris)
 
             with at(T0):
-                session_id, _, _ = Transfer.create()
-                transfer = Transfer(session_id)
-                transfer.start.line = other_line
-                transfer.start.operator = None
-                with Transaction().set_context(
-                        active_model=Conversation.__name__,
-                        active_id=conversation.id,
-                        active_ids=[conversation.id]):
-                    transfer.transition_transfer()
+                transfer(conversation, other_line, None)
             conversation = Conversation(conversation.id)
             self.assertEqual(conversation.line, other_line)
             self.assertEqual(conversation.operator, carl)
+            self.assertEqual(lead.employee, carl)
+
+            # a lead in the hands of someone else stays with them
+            lead.employee = anna
+            lead.save()
+            with at(T0):
+                transfer(conversation, other_line, boris)
+            self.assertEqual(Conversation(conversation.id).operator, boris)
+            self.assertEqual(lead.employee, anna)
+
+    @with_transaction()
+    def test_operators_see_only_their_lines(self):
+        pool = Pool()
+        Conversation = pool.get('crm.openline.conversation')
+        Message = pool.get('crm.openline.message')
+        Group = pool.get('res.group')
+        ModelData = pool.get('ir.model.data')
+        with crm_company() as company:
+            anna, anna_user = operator(company, "Anna", 'anna14')
+            boris, boris_user = operator(company, "Boris", 'boris14')
+            max_, max_user = operator(company, "Max", 'max14')
+            max_user.groups += (Group(ModelData.get_id(
+                        'crm_portal', 'group_crm_manager')),)
+            max_user.save()
+            _, support = line(company, [anna])
+            _, sales = line(company, [boris], name="Sales")
+            with at(T0):
+                first, _, _ = receive(support, 'c1', "Support question")
+                second, _, _ = receive(sales, 'c2', "Sales question")
+
+            def visible(employee, user):
+                user_ctx, emp_ctx = as_operator(employee, user)
+                with user_ctx, emp_ctx, Transaction().set_context(
+                        _check_access=True):
+                    return (Conversation.search([], order=[('id', 'ASC')]),
+                        sorted(m.text for m in Message.search([])))
+            self.assertEqual(visible(anna, anna_user),
+                ([first], ["Support question"]))
+            self.assertEqual(visible(boris, boris_user),
+                ([second], ["Sales question"]))
+            self.assertEqual(visible(max_, max_user),
+                ([first, second], ["Sales question", "Support question"]))
+            # handed to Boris, the support conversation is his to see too
+            Conversation.write([first], {'operator': boris.id})
+            self.assertEqual(visible(boris, boris_user)[0], [first, second])
 
     @with_transaction()
     def test_report_per_operator(self):

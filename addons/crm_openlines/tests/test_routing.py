@@ -4,7 +4,8 @@ import unittest
 
 from trytond.modules.crm_openlines.routing import (
     Candidate, Period, accept_expired, choose, is_open, silence_expired)
-from trytond.modules.crm_openlines.telegram import UpdateError, read_update
+from trytond.modules.crm_openlines.telegram import (
+    Callback, UpdateError, read_update)
 
 T0 = datetime.datetime(2026, 3, 2, 10, 0)  # a Monday, UTC
 
@@ -94,7 +95,8 @@ class TelegramUpdateTestCase(unittest.TestCase):
                         'first_name': 'Olga'},
                     'photo': [{'file_id': 'small'}, {'file_id': 'big'}],
                     'caption': 'See'}})
-        self.assertEqual(incoming.attachment, 'photo big')
+        self.assertEqual((incoming.attachment['file_id'],
+                incoming.attachment['type']), ('big', 'image/jpeg'))
         self.assertEqual(incoming.text, 'See')
         contact = read_update({
                 'update_id': 12,
@@ -103,6 +105,16 @@ class TelegramUpdateTestCase(unittest.TestCase):
                     'contact': {'phone_number': '+79161234567',
                         'first_name': 'Olga'}}})
         self.assertEqual(contact.client['phone'], '+79161234567')
+
+    def test_callback_query_of_rating_buttons(self):
+        callback = read_update({'update_id': 13, 'callback_query': {
+                    'id': 'cb1', 'data': 'rate:5:4',
+                    'from': {'id': 8, 'is_bot': False, 'first_name': 'O'},
+                    'message': {'message_id': 9, 'date': 1,
+                        'chat': {'id': 8, 'type': 'private'}}}})
+        self.assertEqual(callback, Callback(13, 'cb1', 8, 'rate:5:4'))
+        with self.assertRaises(UpdateError):
+            read_update({'update_id': 14, 'callback_query': {'data': 'x'}})
 
     def test_other_updates_ignored_and_malformed_refused(self):
         self.assertIsNone(read_update({'update_id': 1,
