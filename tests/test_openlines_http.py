@@ -11,6 +11,7 @@ import base64
 import functools
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -275,6 +276,28 @@ def test_widget_endpoints(site):
     assert status == 200
     assert [(m['direction'], m['text']) for m in body['messages']] == [
         ('out', 'Hello Maria')]
+
+
+def test_one_visitor_writing_fast_loses_nothing(site):
+    "Messages of one chat arriving at the same moment are all stored"
+    url = f"{site['url']}/widget/{site['widget']}"
+    plain = {'Content-Type': 'text/plain;charset=UTF-8', 'Origin': ORIGIN}
+    status, _, body = http(url + '/message', {
+            'key': site['widget_key'], 'text': 'First'}, plain)
+    assert status == 200, body
+    visitor = body['visitor']
+    texts = [f'Quick {i}' for i in range(8)]
+    with ThreadPoolExecutor(len(texts)) as pool:
+        answers = list(pool.map(lambda text: http(url + '/message', {
+                        'key': site['widget_key'], 'visitor': visitor,
+                        'text': text}, plain), texts))
+    assert [a[0] for a in answers] == [200] * len(texts), answers
+    assert {a[2]['conversation'] for a in answers} == {
+        body['conversation']}
+    status, _, body = http(url + '/poll', {'key': site['widget_key'],
+            'visitor': visitor}, plain)
+    assert sorted(m['text'] for m in body['messages']
+        if m['direction'] == 'in') == sorted(['First'] + texts)
 
 
 def test_routes_absent_where_module_is_off(site):

@@ -2,10 +2,13 @@
 # Conversation.receive() is the one way in for every channel.
 import datetime
 
+from sql import Null
+
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.pool import Pool, PoolMeta
+from trytond.modules.crm_portal.rest_ratelimit import autocommit_cursor
 from trytond.pyson import Bool, Eval
 from trytond.transaction import Transaction
 
@@ -245,21 +248,28 @@ class Conversation(Workflow, ModelSQL, ModelView):
                 attachment.get('data'), attachment.get('type'),
                 attachment.get('error'))
         message.save()
-        conversation.touch_client(message.date)
+        conversation.touch_client(message.date, shared=not created)
         if created:
             cls.started_conversation(conversation, message)
         return conversation, message, False
 
-    def touch_client(self, moment):
+    def touch_client(self, moment, shared=True):
         """Remember when the client last wrote: bookkeeping on the hot
-        path of every message, one UPDATE without the ORM's checks"""
-        transaction = Transaction()
+        path of every message, one UPDATE without the ORM's checks.
+
+        For a conversation other transactions see (shared), PostgreSQL
+        takes it at once on a connection of its own: two messages of one
+        chat received together would otherwise update the same row in
+        concurrent transactions and one would fail to serialise, retry
+        after retry. A later moment never goes back."""
         table = self.__table__()
-        cursor = transaction.connection.cursor()
-        cursor.execute(*table.update(
-                [table.last_client_message], [moment],
-                where=table.id == self.id))
-        transaction.counter += 1
+        with autocommit_cursor(shared) as cursor:
+            cursor.execute(*table.update(
+                    [table.last_client_message], [moment],
+                    where=(table.id == self.id)
+                    & ((table.last_client_message == Null)
+                        | (table.last_client_message < moment))))
+        Transaction().counter += 1
         self.last_client_message = moment
 
     @classmethod
