@@ -10,6 +10,7 @@ import http.server
 import json
 import re
 import threading
+import time
 import uuid
 import urllib.error
 import urllib.parse
@@ -118,6 +119,21 @@ def token_of(html):
     return re.search(r'name="_t" value="([^"]+)"', html).group(1)
 
 
+class FillClock:
+    """When a visitor was shown a form: wait() lets the form's minimum fill
+    time pass, as a person takes at least that long to fill it in (the
+    anti-spam settings stay the defaults)"""
+
+    def __init__(self, rpc, form):
+        record, = rpc('model.crm.site.form.read', [form], ['min_fill_seconds'])
+        self.seconds = record['min_fill_seconds']
+        assert self.seconds > 0
+        self.shown = time.monotonic()
+
+    def wait(self):
+        time.sleep(max(0.0, self.shown + self.seconds - time.monotonic()))
+
+
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('crm_sites_web')
@@ -208,18 +224,30 @@ def test_site_on_its_own_domain(server):
     assert status == 200 and 'sao' in body.lower()
 
 
-def test_form_post_creates_lead_with_utm(server):
-    rpc, http = server['rpc'], Http()
-    rpc('model.crm.site.form.write', [server['form']],
-        {'min_fill_seconds': 0})
-    page = server['url'] + '?utm_source=yandex&utm_campaign=plainpost'
-    status, _, html = http(page)
+@pytest.fixture(scope='module')
+def view(server):
+    "A visitor's view of the home page: cookies, the form's token, when"
+    http = Http()
+    url = server['url'] + '?utm_source=yandex&utm_campaign=plainpost'
+    _, _, html = http(url)
+    return {'http': http, 'url': url, 'token': token_of(html),
+        'clock': FillClock(server['rpc'], server['form'])}
+
+
+def test_form_post_creates_lead_with_utm(server, view):
+    rpc, http = server['rpc'], view['http']
     values = {'name': 'Plain Poster', 'phone': '+7 916 000-11-22',
         'email': 'plain@example.com', 'message': 'Hello', '_consent': '1',
-        '_t': token_of(html), '_page': server['site']['home']}
-    status, headers, body = http(
-        shared(server, '_form/' + _uuid(server)), values,
-        headers={'Referer': page, 'Origin': server['base']})
+        '_t': view['token'], '_page': server['site']['home']}
+    url = shared(server, '_form/' + _uuid(server))
+    headers = {'Referer': view['url'], 'Origin': server['base']}
+    # at once: refused, the page comes back with what was typed and the
+    # same token (the fill time counts from when the form was shown)
+    status, _, body = http(url, values, headers=headers)
+    assert status == 400 and 'sent too fast' in body
+    assert 'value="Plain Poster"' in body and token_of(body) == view['token']
+    view['clock'].wait()
+    status, _, body = http(url, values, headers=headers)
     assert status == 200, body
     assert 'Thank you' in body
     lead, = rpc.leads([('contact_name', '=', 'Plain Poster')])
@@ -246,12 +274,12 @@ def _uuid(server):
     return server['form_uuid']
 
 
-def test_invalid_post_keeps_what_was_typed(server):
+def test_invalid_post_keeps_what_was_typed(server, view):
     http = Http()
-    _, _, html = http(server['url'])
+    view['clock'].wait()
     status, _, body = http(shared(server, '_form/' + _uuid(server)), {
             'name': '<b>Ann</b>', 'phone': '12', 'email': 'ann@example.com',
-            'message': 'My long question', '_t': token_of(html),
+            'message': 'My long question', '_t': view['token'],
             '_page': server['site']['home']})
     assert status == 400
     assert 'value="&lt;b&gt;Ann&lt;/b&gt;"' in body
@@ -261,7 +289,7 @@ def test_invalid_post_keeps_what_was_typed(server):
     assert 'blk-hero' in body  # the page itself, with the form
 
 
-def test_json_post_cors_and_size(server):
+def test_json_post_cors_and_size(server, view):
     http = Http()
     url = shared(server, '_form/' + _uuid(server))
     evil = {'Origin': 'http://evil.test'}
@@ -282,8 +310,11 @@ def test_json_post_cors_and_size(server):
     assert [f['key'] for f in definition['fields']] == [
         'name', 'phone', 'email', 'message']
     assert 'mapping' not in definition['fields'][0]
+    assert definition['token'] and definition['close_label']
+    # a token the visitor has had for the minimum fill time
+    view['clock'].wait()
     status, _, body = http(url, json.dumps({'name': '', '_t':
-                definition['token']}).encode(), headers={
+                view['token']}).encode(), headers={
             'Origin': 'http://friend.test',
             'Content-Type': 'application/json'})
     assert status == 400
@@ -405,17 +436,40 @@ def test_browser_template_publish_submit(server, chromium):
     site = rpc.site(slug)
     home, = rpc('model.crm.site.page.read', [site['home']], ['state'])
     assert home['state'] == 'published'
-    # the minimum fill time is tested in test_sites.py; a robot types fast
-    rpc('model.crm.site.form.write', [rpc.form_of(site)],
-        {'min_fill_seconds': 0})
-
+    # the visitor, under the form's default anti-spam settings
     visitor = chromium.new_page()
     visitor.goto(f'{base}/{name}/sites/{slug}/'
         '?utm_source=google&utm_campaign=browser')
+    clock = FillClock(rpc, rpc.form_of(site))
     visitor.get_by_role('heading', name='Browser Co').first.wait_for()
-    visitor.get_by_label(re.compile('Your name')).fill('Browser Visitor')
-    visitor.get_by_label(re.compile('Phone')).fill('+7 916 555-44-33')
+    fields = [(visitor.get_by_label(re.compile('Your name')),
+            'Browser Visitor'),
+        (visitor.get_by_label(re.compile('Phone')), '+7 916 555-44-33')]
+    for field, value in fields:
+        field.fill(value)
     visitor.get_by_label(re.compile('personal data')).check()
+    visitor.get_by_role('button', name='Send').click()
+    # faster than a person: refused with a message, nothing typed is lost
+    visitor.get_by_text('The form was sent too fast').wait_for()
+    for field, value in fields:
+        expect(field).to_have_value(value)
+    expect(visitor.get_by_label(re.compile('personal data'))).to_be_checked()
+
+    # meanwhile the editor previews the site's draft page from sao
+    page.locator('#menu').get_by_text('Pages', exact=True).first.click()
+    tab = page.locator('.tab-content .tab-pane.active')
+    tab.locator('table tbody tr').filter(
+        has_text=f'/sites/{slug}/privacy').first.dblclick()
+    expect(tab.locator('input[name="slug"]').first).to_have_value('privacy')
+    with chromium.expect_page() as opened:
+        tab.get_by_role('button', name=re.compile('Preview')).click()
+    preview = opened.value
+    preview.get_by_role('heading', name='Privacy policy').first.wait_for()
+    assert f'/{name}/sites/_preview/' in preview.url
+    # the draft itself is not public
+    assert preview.goto(f'{base}/{name}/sites/{slug}/privacy').status == 404
+
+    clock.wait()
     visitor.get_by_role('button', name='Send').click()
     visitor.get_by_text('Thank you').wait_for()
     lead, = rpc.leads([('contact_name', '=', 'Browser Visitor')])
@@ -431,39 +485,77 @@ def test_browser_template_publish_submit(server, chromium):
 
 @browser_only
 def test_browser_embedded_form_other_origin(server, chromium, tmp_path):
+    "The form inline and as a pop-up on a page of another origin"
     rpc, base, name = server['rpc'], server['base'], server['name']
-    with StaticSite(tmp_path) as other:
-        origin = f'http://127.0.0.1:{other.port}'
-        rpc('model.crm.site.form.write', [server['form']], {
-                'allowed_origins': origin, 'min_fill_seconds': 0})
-        (tmp_path / 'index.html').write_text(
+    endpoint = shared(server, '_form/' + _uuid(server))
+    for file, mode in [('index.html', 'inline'), ('popup.html', 'popup')]:
+        (tmp_path / file).write_text(
             '<!DOCTYPE html><html><body><h1>Partner shop</h1>'
             f'<script src="{base}/{name}/sites/_static/embed.js" '
-            f'data-form="{_uuid(server)}" data-mode="inline"></script>'
-            '</body></html>')
+            f'data-form="{_uuid(server)}" data-mode="{mode}" '
+            'data-label="Call me back"></script></body></html>')
+    with StaticSite(tmp_path) as other:
+        origin = f'http://127.0.0.1:{other.port}'
+        rpc('model.crm.site.form.write', [server['form']],
+            {'allowed_origins': origin})
         page = chromium.new_page()
         page.goto(origin + '/index.html?utm_campaign=embedded')
-        page.get_by_label(re.compile('Your name')).fill('Embedded Visitor')
+        your_name = page.get_by_label(re.compile('Your name'))
+        your_name.wait_for()
+        clock = FillClock(rpc, server['form'])
+        your_name.fill('Embedded Visitor')
         page.get_by_label(re.compile('Phone')).fill('+7 916 777-66-55')
+        page.get_by_role('button', name='Send').click()
+        # faster than a person: refused with a message, input kept
+        page.get_by_text('The form was sent too fast').wait_for()
+        expect(your_name).to_have_value('Embedded Visitor')
+
+        # the pop-up: its button, no form shown until it is clicked
+        popup = chromium.new_page()
+        popup.goto(origin + '/popup.html?utm_campaign=popup')
+        opener = popup.get_by_role('button', name='Call me back')
+        opener.wait_for()
+        popup_clock = FillClock(rpc, server['form'])
+        expect(popup.locator('dialog')).to_be_hidden()
+
+        # the same pages from an origin the form does not allow: no form,
+        # and a post of its own is refused before it is sent
+        refused = chromium.new_page()
+        for file in ['index.html', 'popup.html']:
+            refused.goto(f'http://localhost:{other.port}/{file}')
+            refused.get_by_text('Partner shop').wait_for()
+            refused.wait_for_load_state('networkidle')
+            assert refused.locator('form, button').count() == 0, file
+        assert refused.evaluate('''url => fetch(url, {method: 'POST',
+                headers: {'Content-Type': 'application/json'},
+                body: JSON.stringify({name: 'Refused Visitor',
+                    phone: '+79160000001', _consent: '1'})})
+            .then(response => response.status, () => 'refused')''',
+            endpoint) == 'refused'
+
+        clock.wait()
         page.get_by_role('button', name='Send').click()
         # server-side validation comes back next to the field, input kept
         page.get_by_text('Your consent is required').wait_for()
-        assert page.get_by_label(re.compile('Your name')).input_value() == (
-            'Embedded Visitor')
+        expect(your_name).to_have_value('Embedded Visitor')
         page.get_by_label(re.compile('personal data')).check()
         page.get_by_role('button', name='Send').click()
         page.get_by_text('Thank you').wait_for()
         lead, = rpc.leads([('contact_name', '=', 'Embedded Visitor')])
         assert lead['utm_campaign'] == 'embedded'
 
-        # the same page from an origin the form does not allow
-        refused = chromium.new_page()
-        errors = []
-        refused.on('console', lambda m: errors.append(m.text))
-        refused.goto(f'http://localhost:{other.port}/index.html')
-        refused.get_by_text('Partner shop').wait_for()
-        refused.wait_for_load_state('networkidle')
-        assert refused.locator('form.crm-form').count() == 0
+        opener.click()
+        dialog = popup.get_by_role('dialog')
+        expect(dialog).to_be_visible()
+        dialog.get_by_label(re.compile('Your name')).fill('Popup Visitor')
+        dialog.get_by_label(re.compile('Phone')).fill('+7 916 888-77-66')
+        dialog.get_by_label(re.compile('personal data')).check()
+        popup_clock.wait()
+        dialog.get_by_role('button', name='Send').click()
+        dialog.get_by_text('Thank you').wait_for()
+        lead, = rpc.leads([('contact_name', '=', 'Popup Visitor')])
+        assert lead['utm_campaign'] == 'popup'
+        assert rpc.leads([('contact_name', '=', 'Refused Visitor')]) == []
 
 
 @browser_only

@@ -13,6 +13,8 @@ from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
+from . import formspec
+from .formspec import SpecChanges, origin_list
 from .sanitize import url_is_safe
 
 KEY = re.compile(r'^[a-z][a-z0-9_]{0,39}$')
@@ -38,17 +40,7 @@ FIELD_TYPES = [
     ]
 
 
-def origin_list(text):
-    "The allowed origins written one a line, normalised"
-    origins = []
-    for line in re.split(r'[\s,]+', text or ''):
-        line = line.strip().rstrip('/')
-        if line:
-            origins.append(line.lower())
-    return origins
-
-
-class Form(DeactivableMixin, ModelSQL, ModelView):
+class Form(SpecChanges, DeactivableMixin, ModelSQL, ModelView):
     "Web Form"
     __name__ = 'crm.site.form'
 
@@ -205,31 +197,32 @@ class Form(DeactivableMixin, ModelSQL, ModelView):
 
     def definition(self):
         "The form as plain data for the renderers and the embed script"
-        return {
-            'id': self.id,
-            'uuid': self.uuid,
-            'name': self.name,
-            'submit_label': self.submit_label,
-            'consent': bool(self.consent),
-            'consent_text': self.consent_text or '',
-            'fields': [f.definition() for f in self.form_fields],
-            }
+        return formspec.build(self).definition()
 
     @classmethod
     def definitions(cls, ids):
         return {f.id: f.definition() for f in cls.browse(sorted(ids))
             if f.active}
 
-    def origin_allowed(self, origin, own_origins):
-        "Whether a browser page of origin may post this form"
-        if not origin:
-            return True
-        origin = origin.lower().rstrip('/')
-        return (origin in {o.lower().rstrip('/') for o in own_origins}
-            or origin in origin_list(self.allowed_origins))
+    @classmethod
+    def spec(cls, uuid):
+        """The FormSpec of the form uuid (active or not) in the context's
+        language, or None; kept per worker until a form changes"""
+        if not (isinstance(uuid, str) and len(uuid) == 32
+                and all(c in '0123456789abcdef' for c in uuid)):
+            return None
+        key = (uuid, Transaction().language)
+        spec = formspec.cache.get(key)
+        if spec is None:
+            with Transaction().set_context(active_test=False):
+                forms = cls.search([('uuid', '=', uuid)], limit=1)
+            if not forms:
+                return None
+            spec = formspec.cache.set(key, formspec.build(forms[0]))
+        return spec
 
 
-class FormField(sequence_ordered(), ModelSQL, ModelView):
+class FormField(SpecChanges, sequence_ordered(), ModelSQL, ModelView):
     "Web Form Field"
     __name__ = 'crm.site.form.field'
 
@@ -292,15 +285,3 @@ class FormField(sequence_ordered(), ModelSQL, ModelView):
     def choice_list(self):
         return [c.strip() for c in (self.choices or '').splitlines()
             if c.strip()]
-
-    def definition(self):
-        return {
-            'key': self.key,
-            'label': self.label,
-            'type': self.type,
-            'required': bool(self.required) and self.type != 'hidden',
-            'choices': self.choice_list(),
-            'default': self.default or '',
-            'max_length': self.max_length,
-            'mapping': self.mapping,
-            }

@@ -19,7 +19,6 @@ from .render import render_page
 from .site import SLUG
 
 PREVIEW_SECONDS = 3600
-HOME_SLUG = 'index'
 
 
 def preview_signature(secret, page_id, expires):
@@ -84,8 +83,7 @@ class Page(sequence_ordered(), Workflow, ModelSQL, ModelView):
         return 'draft'
 
     def get_url(self, name):
-        return self.site.public_url(
-            '' if self.slug == HOME_SLUG else self.slug)
+        return self.site.public_url(self.slug)
 
     def get_rec_name(self, name):
         return '%s: %s' % (self.site.rec_name, self.title)

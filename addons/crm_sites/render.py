@@ -274,7 +274,8 @@ def render_form(form, state=None, page=None, action=None):
     notice = ''
     if state.get('message'):
         notice = '<p class="notice %s" role="alert">%s</p>' % (
-            'bad' if errors else 'good', esc(state['message']))
+            'bad' if errors or state.get('refused') else 'good',
+            esc(state['message']))
     hidden = ''.join(
         '<input type="hidden" name="%s" value="%s">' % (name, esc(value))
         for name, value in [

@@ -9,7 +9,6 @@
 import hashlib
 import json
 import time
-from contextlib import contextmanager
 from hmac import compare_digest
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,20 +16,18 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import redirect
 
 from trytond.i18n import gettext
-
 from trytond.protocols.wrappers import Response, set_max_request_size
 from trytond.transaction import Transaction
 from trytond.wsgi import app
 
-from trytond.modules.crm_portal.automation import savepoint
 from trytond.modules.crm_portal.public import (
     client_address, public_route, run, take_rate)
 from trytond.modules.crm_sites import pagecache, serve
 from trytond.modules.crm_sites.host import ORIGIN_KEY, FormOrigin
 from trytond.modules.crm_sites.page import preview_signature
-from trytond.modules.crm_sites.render import render_form_page
+from trytond.modules.crm_sites.render import render_form_page, token_marker
 from trytond.modules.crm_sites.submission import (
-    UTM, FormError, fill_token, visitor_of)
+    UTM, FormError, OriginRefused, fill_token, visitor_of)
 from trytond.modules.crm_sites.web import (
     cors, html_response, not_found, own_origins, secure, set_visitor,
     static_response, visitor_cookie)
@@ -269,11 +266,9 @@ def _form_dispatch(request, pool, name):
 
 
 def _load_form(pool, uuid):
-    Form = pool.get('crm.site.form')
-    if not (len(uuid) == 32 and all(c in '0123456789abcdef' for c in uuid)):
-        return None
-    forms = Form.search([('uuid', '=', uuid)], limit=1)
-    return forms[0] if forms else None
+    "The FormSpec of the active form uuid, or None"
+    form = pool.get('crm.site.form').spec(uuid)
+    return form if form and form.active else None
 
 
 def _json(body, status=200, origin=None):
@@ -295,6 +290,9 @@ def _form_definition(request, pool, uuid, origin):
         for field in data['fields']:
             field.pop('mapping')
         data['token'] = fill_token(form)
+        # the embed script's own words, in the visitor's language
+        data['close_label'] = gettext('crm_sites.msg_embed_close')
+        data['error_message'] = gettext('crm_sites.msg_embed_error')
         return _json(data, origin=origin), False
     return run(pool.database_name, 0, True, {},
         lambda: _as_public(request, work))
@@ -356,40 +354,21 @@ def _form_post(request, pool, uuid, origin):
 
     def work():
         Submission = pool.get('crm.site.form.submission')
-        form = _load_form(pool, uuid)
-        if not form or not form.active:
-            return not_found(), False
-        if not form.origin_allowed(origin, own_origins(request)):
-            return _json({'error': 'ORIGIN_NOT_ALLOWED'}, 403), False
-        if not take_rate('sites.form:%s:%s' % (form.id, address),
-                rate=form.rate_per_hour / 3600,
-                burst=min(form.rate_per_hour, 10)):
-            return _answer_error(request, pool, form, values, FormError(
-                    _message('msg_submit_rate_limited'), status=429),
-                wants_json, origin, meta), True
         try:
-            with _savepoint(), Transaction().set_context(
-                    company=form.company.id):
-                Submission.accept(form, values, meta)
+            form = Submission.post(uuid, values, meta, origin,
+                own_origins(request), address)
+        except OriginRefused:
+            return _json({'error': 'ORIGIN_NOT_ALLOWED'}, 403), False
         except FormError as error:
-            # the rate slot taken above stays taken
-            return _answer_error(request, pool, form, values, error,
-                wants_json, origin, meta), True
+            # the rate slot taken stays taken
+            return _answer_error(request, pool, _load_form(pool, uuid),
+                values, error, wants_json, origin, meta), True
+        if form is None:
+            return not_found(), False
         return _answer_success(request, pool, form, wants_json, origin,
             meta), True
     return run(pool.database_name, 0, False, {},
         lambda: _as_public(request, work))
-
-
-@contextmanager
-def _savepoint():
-    "Undo the submission's records when it is refused; keep the rate slot"
-    with savepoint('crm_sites_form'):
-        yield
-
-
-def _message(name, **kwargs):
-    return gettext('crm_sites.' + name, **kwargs)
 
 
 def _page_state(pool, page_id, form, state):
@@ -398,7 +377,7 @@ def _page_state(pool, page_id, form, state):
     pages = Page.search([
             ('id', '=', int(page_id)),
             ('state', '=', 'published'),
-            ('site.company', '=', form.company.id),
+            ('site.company', '=', form.company),
             ], limit=1)
     if not pages or not pages[0].published_version:
         return None
@@ -411,7 +390,10 @@ def _page_state(pool, page_id, form, state):
     return html, _counters(page.site)
 
 
-def _form_html(pool, form, state, meta, status):
+def _form_html(pool, form, state, meta, status, token=None):
+    """The page of the form (or the form alone) with state; token: the
+    visitor's own fill-time token, kept so that the fill time still counts
+    from when the form was first shown (a fresh one for any other form)"""
     found = None
     if meta.get('page'):
         found = _page_state(pool, meta['page'], form, state)
@@ -423,6 +405,8 @@ def _form_html(pool, form, state, meta, status):
         if status == 200:
             definition['fields'] = None
         html, counters = render_form_page(site, definition, state), []
+    if token:
+        html = html.replace(token_marker(form.uuid), token)
     return html_response(serve.fill_tokens(html), status,
         counters=counters, cache=False)
 
@@ -435,8 +419,13 @@ def _answer_error(request, pool, form, values, error, wants_json, origin,
     kept = {k: str(v) for k, v in values.items()
         if not k.startswith('_') or k in {'_consent', '_referrer'}}
     state = {'values': kept, 'errors': error.errors,
-        'message': error.message}
-    return _form_html(pool, form, state, meta, error.status)
+        'message': error.message, 'refused': True}
+    Submission = pool.get('crm.site.form.submission')
+    token = values.get('_t')
+    if Submission.token_age(form, token) is None:
+        token = None
+    return _form_html(pool, form, state, meta, error.status,
+        token and str(token))
 
 
 def _answer_success(request, pool, form, wants_json, origin, meta):

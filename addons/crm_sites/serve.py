@@ -12,7 +12,7 @@ from sql.conditionals import Case
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
-from .page import HOME_SLUG
+from .site import HOME_SLUG
 from .render import token_marker
 from .site import domain_list
 from .submission import fill_token

@@ -17,6 +17,14 @@ SLUG = re.compile(r'^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$')
 DOMAIN = re.compile(
     r'^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$')
 COUNTER = re.compile(r'^[A-Za-z0-9-]{1,40}$')
+HOME_SLUG = 'index'
+
+
+def public_url(site_slug, slug=''):
+    "The address of a page of a site on this server (home at the root)"
+    database = Transaction().database.name
+    return '/%s/sites/%s/%s' % (database, site_slug,
+        '' if slug == HOME_SLUG else (slug or ''))
 
 
 def domain_list(text):
@@ -218,5 +226,4 @@ class Site(DeactivableMixin, ModelSQL, ModelView):
 
     def public_url(self, slug=''):
         "The site's address on this server (relative to its root)"
-        database = Transaction().database.name
-        return '/%s/sites/%s/%s' % (database, self.slug, slug or '')
+        return public_url(self.slug, slug)

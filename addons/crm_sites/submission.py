@@ -11,10 +11,16 @@ from sql.functions import CurrentTimestamp
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
+from trytond.modules.crm_portal.automation import savepoint
 from trytond.modules.crm_portal.phone import default_regions, normalize_phone
+from trytond.modules.crm_portal.public import take_rate
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
+
+from . import formspec
+from .formspec import FormSpec
+from .site import public_url
 
 
 UTM = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_content', 'utm_term']
@@ -23,6 +29,10 @@ META_LENGTH = 500
 _ATOM = r'[^@\s<>"(),;:]'
 EMAIL = re.compile(
     r'^%s{1,64}@%s+\.[^@\s<>"(),;:.]{2,}$' % (_ATOM, _ATOM))
+
+
+class OriginRefused(Exception):
+    "A post from a page whose origin the form does not allow"
 
 
 class FormError(Exception):
@@ -98,26 +108,42 @@ class Submission(ModelSQL, ModelView):
     @classmethod
     def check_token(cls, form, token, now=None):
         "Raise FormError for a missing, forged, stale or too quick token"
-        now = now if now is not None else time.time()
-        if not token:
-            if form.accept_plain_post:
-                return
+        form = cls._spec(form)
+        if not token and form.accept_plain_post:
+            return
+        age = cls.token_age(form, token, now)
+        if age is None:
             raise FormError(gettext('crm_sites.msg_submit_reload'))
-        stamp, _, signature = str(token).partition('.')
+        if age < form.min_fill_seconds:
+            raise FormError(gettext('crm_sites.msg_submit_too_fast'))
+
+    @classmethod
+    def token_age(cls, form, token, now=None):
+        """Seconds since the form was shown with token; None for a missing,
+        forged or stale one"""
+        form = cls._spec(form)
+        now = now if now is not None else time.time()
+        stamp, _, signature = str(token or '').partition('.')
         if (not stamp.isdigit() or not hmac.compare_digest(
                     signature.encode('ascii', 'replace'),
                     _sign(form, stamp).encode('ascii'))):
-            raise FormError(gettext('crm_sites.msg_submit_reload'))
+            return None
         age = now - int(stamp)
-        if age > TOKEN_MAX_AGE:
-            raise FormError(gettext('crm_sites.msg_submit_reload'))
-        if age < (form.min_fill_seconds or 0):
-            raise FormError(gettext('crm_sites.msg_submit_too_fast'))
+        return age if age <= TOKEN_MAX_AGE else None
+
+    @staticmethod
+    def _spec(form):
+        "The FormSpec of form (a crm.site.form record or already a spec)"
+        if isinstance(form, FormSpec):
+            return form
+        return (Pool().get('crm.site.form').spec(form.uuid)
+            or formspec.build(form))
 
     @classmethod
     def read_values(cls, form, values):
         """Return (intake data, visitor values) of the form's fields, or
         raise FormError with a message for each wrong field."""
+        form = cls._spec(form)
         errors = {}
         data = {}
         extra = {}
@@ -149,13 +175,13 @@ class Submission(ModelSQL, ModelView):
                     continue
             elif field.type == 'phone':
                 if regions is None:
-                    regions = default_regions(form.company.id)
+                    regions = default_regions(form.company)
                 if not normalize_phone(value, regions):
                     errors[field.key] = gettext(
                         'crm_sites.msg_field_phone_invalid')
                     continue
             elif field.type == 'choice':
-                if value not in field.choice_list():
+                if value not in field.choices:
                     errors[field.key] = gettext(
                         'crm_sites.msg_field_choice_invalid')
                     continue
@@ -184,6 +210,30 @@ class Submission(ModelSQL, ModelView):
         return data, kept
 
     @classmethod
+    def post(cls, uuid, values, meta, origin=None, own_origins=(),
+            address=''):
+        """All a visitor's post of the form uuid does in the database (the
+        route's transaction, as the public user).  Return the form's
+        FormSpec, or None when there is no such active form.  Raise
+        OriginRefused, or FormError: the rate slot taken stays taken, the
+        rest is undone."""
+        Form = Pool().get('crm.site.form')
+        form = Form.spec(uuid)
+        if not form or not form.active:
+            return None
+        if not form.origin_allowed(origin, own_origins):
+            raise OriginRefused
+        if not take_rate('sites.form:%s:%s' % (form.id, address),
+                rate=form.rate_per_hour / 3600,
+                burst=min(form.rate_per_hour, 10)):
+            raise FormError(gettext('crm_sites.msg_submit_rate_limited'),
+                status=429)
+        with savepoint('crm_sites_form'), Transaction().set_context(
+                company=form.company):
+            cls.accept(form, values, meta)
+        return form
+
+    @classmethod
     def accept(cls, form, values, meta):
         """Validate values posted to form and hand them to intake.
 
@@ -193,13 +243,14 @@ class Submission(ModelSQL, ModelView):
         must correct."""
         pool = Pool()
         Intake = pool.get('crm.intake')
+        form = cls._spec(form)
         if _clean(values.get('_website'), 200):
             return None
         cls.check_token(form, values.get('_t'), meta.get('now'))
         data, kept = cls.read_values(form, values)
         utm = {k: _clean(values.get(k) or meta.get(k), 200) or None
             for k in UTM}
-        page = cls._page(form, meta.get('page'))
+        page_id, page_url = cls._page(form, meta.get('page'))
         referrer = _clean(values.get('_referrer') or meta.get('referrer'),
             META_LENGTH) or None
         first_visit = _clean(values.get('_first_visit')
@@ -209,8 +260,8 @@ class Submission(ModelSQL, ModelView):
             record['_consent_text'] = form.consent_text
         submission = cls._insert({
                 'form': form.id,
-                'company': form.company.id,
-                'page': page.id if page else None,
+                'company': form.company,
+                'page': page_id,
                 'visitor': _clean(meta.get('visitor'), 64) or None,
                 'first_visit': first_visit,
                 'referrer': referrer,
@@ -220,7 +271,7 @@ class Submission(ModelSQL, ModelView):
         data.update({k: v for k, v in utm.items() if v})
         for label, value in [
                 ('msg_extra_form', form.name),
-                ('msg_extra_page', page.url if page else _clean(
+                ('msg_extra_page', page_url or _clean(
                         values.get('_location'), META_LENGTH)),
                 ('msg_extra_referrer', referrer),
                 ('msg_extra_first_visit', first_visit),
@@ -228,10 +279,10 @@ class Submission(ModelSQL, ModelView):
             if value:
                 data[gettext('crm_sites.' + label)] = value
         if form.responsible:
-            data['responsible'] = form.responsible.id
+            data['responsible'] = form.responsible
         data['origin'] = str(submission)
         try:
-            result = Intake.submit('WEBFORM', data, form.company.id)
+            result = Intake.submit('WEBFORM', data, form.company)
         except UserError as exception:
             raise FormError(exception.message)
         # the links back are bookkeeping of the submission itself
@@ -270,20 +321,25 @@ class Submission(ModelSQL, ModelView):
 
     @classmethod
     def _page(cls, form, page_id):
-        "The page of the form's company the submission came from, or None"
+        """(id, address) of the page of the form's company the submission
+        came from, or (None, None): one query, no record to read"""
         pool = Pool()
         Page = pool.get('crm.site.page')
         Site = pool.get('crm.site')
         if not page_id:
-            return None
+            return None, None
         page = Page.__table__()
         site = Site.__table__()
         cursor = Transaction().connection.cursor()
         cursor.execute(*page.join(site, condition=page.site == site.id
-                ).select(page.id, where=(page.id == int(page_id))
-                & (site.company == form.company.id)))
+                ).select(page.id, site.slug, page.slug,
+                where=(page.id == int(page_id))
+                & (site.company == form.company)))
         row = cursor.fetchone()
-        return Page(row[0]) if row else None
+        if not row:
+            return None, None
+        page_id, site_slug, slug = row
+        return page_id, public_url(site_slug, slug)
 
 
 class Activity(metaclass=PoolMeta):

@@ -170,7 +170,7 @@
             var dialog = el('dialog', {'class': 'crm-dialog',
                 'aria-label': def.name});
             var close = el('button', {type: 'button', 'class': 'crm-close',
-                'aria-label': 'Close'}, '×');
+                'aria-label': def.close_label || 'Close'}, '×');
             close.addEventListener('click', function () { dialog.close(); });
             dialog.appendChild(close);
             dialog.appendChild(form);

@@ -243,6 +243,28 @@ class SitesTestCase(CrmTestCase):
             self.assertEqual(Submission.search([]), [])
 
     @with_transaction()
+    def test_form_change_applies_to_next_submission(self):
+        "What a post reads of its form is kept, and dropped on a change"
+        pool = Pool()
+        Submission = pool.get('crm.site.form.submission')
+        Form = pool.get('crm.site.form')
+        Field = pool.get('crm.site.form.field')
+        with crm_company():
+            form = the_form(build())
+            self.assertTrue(Submission.accept(form, post(form), {}))
+            message, = [f for f in form.form_fields if f.key == 'message']
+            Field.write([message], {'max_length': 5})
+            with self.assertRaises(FormError) as context:
+                Submission.accept(form, post(form, name='Anna'), {})
+            self.assertEqual(set(context.exception.errors), {'message'})
+            Form.write([form], {'min_fill_seconds': 120})
+            with self.assertRaises(FormError) as context:
+                Submission.accept(form, post(form, message='Hi'), {})
+            self.assertIn('too fast', context.exception.message)
+            Form.write([form], {'active': False})
+            self.assertIsNone(Submission.post(form.uuid, post(form), {}))
+
+    @with_transaction()
     def test_form_change_renders_pages_again(self):
         pool = Pool()
         Page = pool.get('crm.site.page')
