@@ -18,7 +18,8 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from sao_client import (
     ARGS, CHROMIUM, chromium_missing, sao_login, without_database_list)
-from tenant_server import drop_tenant, run_crm, serve, tenant_env, tenant_name
+from tenant_server import (
+    create_tenant, drop_tenant, run_crm, serve, tenant_env, tenant_name)
 
 from trytond.modules.crm_openlines.tests.http_tools import (
     OPERATOR_PASSWORD, RPC, http, setup_tenant)
@@ -62,7 +63,7 @@ def site(tmp_path_factory, bot_api, shop):
         try:
             run_crm(env, 'tenant', 'create', name, '--features',
                 'portal,openlines')
-            run_crm(env, 'tenant', 'create', bare)
+            create_tenant(env, bare)
             info = setup_tenant(env, name, bot_api[0],
                 f'{ORIGIN}\n{shop[1]}')
             with serve(without_database_list(env), port, name) as base:
