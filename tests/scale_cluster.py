@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -93,6 +94,13 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
 
 
+def start_proxy(ports):
+    "Start a round-robin proxy over ports; return it and its base URL"
+    proxy = _Proxy(('127.0.0.1', 0), ports)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    return proxy, f'http://127.0.0.1:{proxy.server_address[1]}'
+
+
 class Cluster:
     """Web workers, a proxy, a cron and a queue worker for databases.
 
@@ -112,7 +120,10 @@ class Cluster:
 
     def _config_for(self, port):
         source = Path(self.env['TRYTOND_CONFIG'])
-        text = re.sub(r'(?m)^listen = .*$', f'listen = 127.0.0.1:{port}',
+        # Behind one reverse proxy, as deploy/trytond.conf: the client's
+        # address is the one the proxy puts in X-Forwarded-For.
+        text = re.sub(r'(?m)^listen = .*$',
+            f'listen = 127.0.0.1:{port}\nnum_proxies = 1',
             source.read_text())
         path = source.with_name(f'trytond-{port}.conf')
         path.write_text(text)
@@ -142,10 +153,7 @@ class Cluster:
         for i, (port, process) in enumerate(ports):
             _wait(f'http://127.0.0.1:{port}/', process,
                 lambda: self.log(f'web{i}'))
-        self.proxy = _Proxy(('127.0.0.1', 0), [p for p, _ in ports])
-        threading.Thread(target=self.proxy.serve_forever,
-            daemon=True).start()
-        self.base = f'http://127.0.0.1:{self.proxy.server_address[1]}'
+        self.proxy, self.base = start_proxy([p for p, _ in ports])
         if self.with_cron:
             self.start_cron()
         if self.with_queue:
@@ -179,8 +187,7 @@ class Cluster:
                 process.wait()
         self.processes.clear()
         if self.proxy:
-            self.proxy.shutdown()
-            self.proxy.server_close()
+            stop_proxy(self.proxy)
 
     def __enter__(self):
         try:
@@ -191,6 +198,11 @@ class Cluster:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def stop_proxy(proxy):
+    proxy.shutdown()
+    proxy.server_close()
 
 
 def _wait(url, process, log, timeout=180):
@@ -218,8 +230,13 @@ def _signal_group(process, signum):
 
 # -- clients --
 
-def post_json(url, data, headers=None, timeout=300):
-    "Return (status, decoded JSON body or text)"
+def post_json(url, data, headers=None, timeout=300, source=None):
+    """Return (status, decoded JSON body or text).
+
+    source: the client's own address, one of loopback's 127.x.y.z (so
+    many visitors come from as many addresses through the proxy)."""
+    if source:
+        return _post_from(source, url, data, headers, timeout)
     request = urllib.request.Request(url, data=json.dumps(data).encode(),
         headers={'Content-Type': 'application/json', **(headers or {})})
     try:
@@ -231,6 +248,23 @@ def post_json(url, data, headers=None, timeout=300):
             return error.code, json.loads(body)
         except ValueError:
             return error.code, body.decode('utf-8', 'replace')
+
+
+def _post_from(source, url, data, headers, timeout):
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port,
+        timeout=timeout, source_address=(source, 0))
+    try:
+        connection.request('POST', parts.path, json.dumps(data).encode(),
+            {'Content-Type': 'application/json', **(headers or {})})
+        response = connection.getresponse()
+        status, body = response.status, response.read()
+    finally:
+        connection.close()
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, body.decode('utf-8', 'replace')
 
 
 class RpcSession:
