@@ -359,3 +359,53 @@ def test_bad_requests(server):
     state = server_state(server)
     assert state['sessions'][0]['state'] == 'failed'
     assert any('DTD' in n for n in state['notifications'])
+
+
+def _goods_package(prefix, count):
+    "A changes-only import.xml of count goods"
+    goods = ''.join(f'<Товар><Ид>{prefix}-{i}</Ид><Наименование>Товар {i}'
+        '</Наименование><БазоваяЕдиница Код="796">шт</БазоваяЕдиница>'
+        '</Товар>' for i in range(count))
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<КоммерческаяИнформация ВерсияСхемы="2.08"><Каталог '
+        'СодержитТолькоИзменения="true"><Ид>cat</Ид><Товары>'
+        f'{goods}</Товары></Каталог></КоммерческаяИнформация>').encode()
+
+
+def test_import_resumes_after_lost_task(server):
+    "The process running an import dies: the next import call continues"
+    client = Client1C(server['url'])
+    client.checkauth('catalog')
+    client.upload('catalog', 'import.xml', _goods_package('lost', 4))
+    for _ in range(3):  # the kind of file, then a good per call
+        status, lines = client.lines(type='catalog', mode='import',
+            filename='import.xml')
+        assert lines == ['progress']
+    # the task's process stops before it could finish: its batch is lost
+    # with its transaction, the committed ones stay with their position
+    before = tryton(server['env'], server['name'], '''
+        File = pool.get('crm.exchange_1c.file')
+        Template = pool.get('product.template')
+        Queue = pool.get('ir.queue')
+        file, = File.search([('name', '=', 'import.xml')],
+            order=[('id', 'DESC')], limit=1)
+        Queue.write([Queue(file.task)],
+            {'dequeued_at': None, 'finished_at': None})
+        result = [file.phase, file.position, file.task,
+            Template.search_count([('exchange_1c_id', 'like', 'lost-%')])]
+        ''')
+    assert before[:2] == ['goods', 2] and before[3] == 2
+    status, answers, lines = client.import_('import.xml')
+    assert answers[-1] == 'success', lines
+    after = tryton(server['env'], server['name'], '''
+        File = pool.get('crm.exchange_1c.file')
+        Template = pool.get('product.template')
+        Session = pool.get('crm.exchange_1c.session')
+        file, = File.search([('name', '=', 'import.xml')],
+            order=[('id', 'DESC')], limit=1)
+        result = [file.state, file.task,
+            Template.search_count([('exchange_1c_id', 'like', 'lost-%')]),
+            file.session.created]
+        ''')
+    assert after[0] == 'done' and after[1] != before[2]
+    assert after[2:] == [4, 4]  # each good created once

@@ -1,6 +1,9 @@
 # import.xml: the classifier (groups, properties) and the goods, applied in
 # batches keyed by Ид so that a second run of the same package changes
 # nothing and a full package deactivates the goods it no longer carries.
+import hashlib
+import json
+
 from stdnum import ean
 
 from trytond.i18n import gettext
@@ -138,25 +141,46 @@ def read_good(element):
         }
 
 
-def _properties_text(props):
-    pool = Pool()
-    Property = pool.get('crm.exchange_1c.property')
-    Value = pool.get('crm.exchange_1c.property.value')
-    if not props:
-        return None
-    prop_ids = [p for p, _ in props]
-    names = {p.external_id: p.name for p in Property.search([
-                ('external_id', 'in', prop_ids)])}
-    value_ids = [v for _, v in props if v]
-    values = {v.external_id: v.name for v in Value.search([
-                ('external_id', 'in', value_ids)])} if value_ids else {}
-    lines = []
-    for prop_id, value in props:
-        if not value:
-            continue
-        lines.append('%s: %s' % (names.get(prop_id, prop_id),
-                values.get(value, value)))
-    return '\n'.join(sorted(lines)) or None
+class PropertyNames:
+    "Names of the properties and values of a batch, read with two searches"
+
+    def __init__(self, items):
+        pool = Pool()
+        Property = pool.get('crm.exchange_1c.property')
+        Value = pool.get('crm.exchange_1c.property.value')
+        prop_ids = {p for i in items for p, _ in i['properties']}
+        value_ids = {v for i in items for _, v in i['properties'] if v}
+        self.names = {p.external_id: p.name for p in Property.search([
+                    ('external_id', 'in', list(prop_ids))])
+            } if prop_ids else {}
+        self.values = {v.external_id: v.name for v in Value.search([
+                    ('external_id', 'in', list(value_ids))])
+            } if value_ids else {}
+
+    def text(self, props):
+        lines = ['%s: %s' % (self.names.get(p, p), self.values.get(v, v))
+            for p, v in props if v]
+        return '\n'.join(sorted(lines)) or None
+
+
+def digest(*values):
+    "The fingerprint of what a good's records are made of"
+    data = json.dumps(values, sort_keys=True, default=str,
+        ensure_ascii=False)
+    return hashlib.sha1(data.encode('utf-8')).hexdigest()
+
+
+def known_digests(Model, ids):
+    """{Ид: (id, digest, active)} of the records of Model with these Ид,
+    read with one query and without instantiating records"""
+    if not ids:
+        return {}
+    table = Model.__table__()
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*table.select(table.exchange_1c_id, table.id,
+            table.exchange_1c_hash, table.active,
+            where=table.exchange_1c_id.in_(list(ids))))
+    return {row[0]: row[1:] for row in cursor}
 
 
 class GoodsBatch:
@@ -174,82 +198,126 @@ class GoodsBatch:
     def apply(self, items):
         pool = Pool()
         Template = pool.get('product.template')
-        Product = pool.get('product.product')
-        Category = pool.get('product.category')
         ids = [i['id'] for i in items if i['id']]
+        known = known_digests(Template, ids)
+        group_ids = {g for i in items for g in i['groups']}
+        Category = pool.get('product.category')
+        categories = {c.exchange_1c_id: c.id for c in Category.search([
+                    ('exchange_1c_id', 'in', list(group_ids))])
+            } if group_ids else {}
+        names = PropertyNames(items)
+        changed, deactivate = [], []
+        for item in items:
+            if not item['id'] or not item['name']:
+                self.fail(item, gettext('crm_1c_exchange.msg_good_incomplete'))
+                continue
+            row = known.get(item['id'])
+            if item['deleted']:
+                if row and row[2]:
+                    deactivate.append(row[0])
+                    self.counts['updated'] += 1
+                else:
+                    self.counts['skipped'] += 1
+                continue
+            good = self.prepare(item, categories, names)
+            if good is None:
+                continue
+            # the same source as last time: nothing to read or write
+            if row and row[2] and row[1] == good['hash']:
+                self.counts['skipped'] += 1
+                continue
+            changed.append(good)
+        if deactivate:
+            chunked_write(Template, [Template.browse(deactivate),
+                    {'active': False}])
+        created = self.create([g for g in changed
+                if g['item']['id'] not in known])
+        updated = self.update([g for g in changed
+                if g['item']['id'] in known])
+        self.attach_images([g['item'] for g in changed], created + updated)
+        return self.counts
+
+    def prepare(self, item, categories, names):
+        "The values of the good's records, or None when it is refused"
+        uom = self.units.get(item['unit'] or '796')
+        if uom is None:
+            self.fail(item, gettext('crm_1c_exchange.msg_unit_unknown',
+                    unit=item['unit'] or item['unit_text']))
+            return None
+        for group in item['groups']:
+            if group not in categories:
+                self.session.note('skipped', gettext(
+                        'crm_1c_exchange.msg_group_unknown', group=group),
+                    self.file, item['id'])
+        values = {
+            'name': item['name'],
+            'code': item['code'] or None,
+            'default_uom': uom,
+            'type': 'goods',
+            'active': True,
+            'exchange_1c_tax_rate': item['tax_rate'] or None,
+            'exchange_1c_properties': names.text(item['properties']),
+            }
+        category_ids = sorted(categories[g] for g in item['groups']
+            if g in categories)
+        product_values = {'description': item['description'] or None}
+        return {'item': item, 'values': values, 'categories': category_ids,
+            'product': product_values,
+            'hash': digest(values, category_ids, product_values,
+                item['barcode'], item['images'])}
+
+    def create(self, goods):
+        Template = Pool().get('product.template')
+        to_create = []
+        for good in goods:
+            item, barcode = good['item'], good['item']['barcode']
+            identifiers = ([{'type': 'ean' if ean.is_valid(barcode)
+                            else None, 'code': barcode}]
+                if barcode else [])
+            to_create.append(dict(good['values'],
+                    exchange_1c_id=item['id'], exchange_1c_hash=good['hash'],
+                    categories=[('add', good['categories'])],
+                    products=[('create', [dict(good['product'],
+                                    exchange_1c_id=item['id'],
+                                    identifiers=[('create', identifiers)])])]))
+        with Transaction().set_context(default_products=False):
+            created = chunked_create(Template, to_create)
+        self.counts['created'] += len(created)
+        return created
+
+    def update(self, goods):
+        "Write what differs (the records of goods whose source changed)"
+        pool = Pool()
+        Template = pool.get('product.template')
+        Product = pool.get('product.product')
+        if not goods:
+            return []
+        ids = [g['item']['id'] for g in goods]
         with Transaction().set_context(active_test=False):
             templates = {t.exchange_1c_id: t for t in Template.search([
                         ('exchange_1c_id', 'in', ids)])}
             products = {p.exchange_1c_id: p for p in Product.search([
                         ('exchange_1c_id', 'in', ids)])}
-        group_ids = {g for i in items for g in i['groups']}
-        categories = {c.exchange_1c_id: c.id for c in Category.search([
-                    ('exchange_1c_id', 'in', list(group_ids))])
-            } if group_ids else {}
-        to_create, to_write = [], []
-        for item in items:
-            if not item['id'] or not item['name']:
-                self.fail(item, gettext('crm_1c_exchange.msg_good_incomplete'))
-                continue
-            template = templates.get(item['id'])
-            if item['deleted']:
-                if template and template.active:
-                    to_write.extend(([template], {'active': False}))
-                    self.counts['updated'] += 1
-                else:
-                    self.counts['skipped'] += 1
-                continue
-            uom = self.units.get(item['unit'] or '796')
-            if uom is None:
-                self.fail(item, gettext('crm_1c_exchange.msg_unit_unknown',
-                        unit=item['unit'] or item['unit_text']))
-                continue
-            unknown = [g for g in item['groups'] if g not in categories]
-            for group in unknown:
-                self.session.note('skipped', gettext(
-                        'crm_1c_exchange.msg_group_unknown', group=group),
-                    self.file, item['id'])
-            values = {
-                'name': item['name'],
-                'code': item['code'] or None,
-                'default_uom': uom,
-                'type': 'goods',
-                'active': True,
-                'exchange_1c_tax_rate': item['tax_rate'] or None,
-                'exchange_1c_properties': _properties_text(
-                    item['properties']),
-                }
-            category_ids = sorted(categories[g] for g in item['groups']
-                if g in categories)
-            product_values = {'description': item['description'] or None}
-            barcode = item['barcode']
-            if template is None:
-                values['exchange_1c_id'] = item['id']
-                values['categories'] = [('add', category_ids)]
-                identifiers = ([{'type': 'ean' if ean.is_valid(barcode)
-                                else None, 'code': barcode}]
-                    if barcode else [])
-                values['products'] = [('create', [dict(product_values,
-                                exchange_1c_id=item['id'],
-                                identifiers=[('create', identifiers)])])]
-                to_create.append(values)
-                continue
-            changes = {k: v for k, v in values.items()
+        to_write = []
+        for good in goods:
+            item, barcode = good['item'], good['item']['barcode']
+            template = templates[item['id']]
+            changes = {k: v for k, v in good['values'].items()
                 if (getattr(template, k).id if k == 'default_uom'
                     and getattr(template, k) else getattr(template, k))
                 != v}
             current = sorted(c.id for c in template.categories)
-            if current != category_ids:
+            if current != good['categories']:
                 changes['categories'] = [('remove', current),
-                    ('add', category_ids)]
+                    ('add', good['categories'])]
             product = products.get(item['id'])
             product_changed = False
             if product is None:
-                changes['products'] = [('create', [dict(product_values,
+                changes['products'] = [('create', [dict(good['product'],
                                 exchange_1c_id=item['id'])])]
             else:
-                if product.description != product_values['description']:
-                    Product.write([product], product_values)
+                if product.description != good['product']['description']:
+                    Product.write([product], good['product'])
                     product_changed = True
                 codes = [i.code for i in product.identifiers]
                 if barcode and barcode not in codes:
@@ -257,18 +325,12 @@ class GoodsBatch:
                                         'type': 'ean' if ean.is_valid(barcode)
                                         else None, 'code': barcode}])]})
                     product_changed = True
-            if changes:
-                to_write.extend(([template], changes))
-            if changes or product_changed:
-                self.counts['updated'] += 1
-            else:
-                self.counts['skipped'] += 1
-        with Transaction().set_context(default_products=False):
-            created = chunked_create(Template, to_create)
-        self.counts['created'] += len(created)
+            self.counts['updated' if changes or product_changed
+                else 'skipped'] += 1
+            changes['exchange_1c_hash'] = good['hash']
+            to_write.extend(([template], changes))
         chunked_write(Template, to_write)
-        self.attach_images(items, created + list(templates.values()))
-        return self.counts
+        return list(templates.values())
 
     def attach_images(self, items, templates):
         pool = Pool()

@@ -198,6 +198,22 @@ def apply_items(session, file, phase, items):
     return counts
 
 
+def prepare(file):
+    """Read the kind of package of file (the start of the file only) and
+    set its first phase. Raise ImportFailure when it cannot be imported."""
+    File = Pool().get('crm.exchange_1c.file')
+    with storage.open_file(file.data_id) as fp:
+        try:
+            kind, partial, _ = detect(fp)
+        except UnsafeInput as exception:
+            raise ImportFailure(gettext(
+                    'crm_1c_exchange.' + exception.args[0]))
+    file.kind, file.partial = kind, partial
+    file.phase, file.position = FIRST_PHASE[kind], 0
+    File.write([file], {'kind': kind, 'partial': partial,
+            'phase': file.phase, 'position': 0, 'state': 'importing'})
+
+
 def step(session, profile, file, reader=None):
     """Run one batch of file; return 'progress' or 'success'.
     Raise ImportFailure when the file cannot be imported (further)."""
@@ -205,18 +221,9 @@ def step(session, profile, file, reader=None):
     File = pool.get('crm.exchange_1c.file')
     Seen = pool.get('crm.exchange_1c.seen')
     values, counts = {}, {}
+    if not file.kind:
+        prepare(file)
     with storage.open_file(file.data_id) as fp:
-        if not file.kind:
-            try:
-                kind, partial, _ = detect(fp)
-            except UnsafeInput as exception:
-                raise ImportFailure(gettext(
-                        'crm_1c_exchange.' + exception.args[0]))
-            file.kind, file.partial = kind, partial
-            file.phase, file.position = FIRST_PHASE[kind], 0
-            File.write([file], {'kind': kind, 'partial': partial,
-                    'phase': file.phase, 'position': 0,
-                    'state': 'importing'})
         phase, position = file.phase, file.position or 0
         error = None
         if phase == 'classifier':

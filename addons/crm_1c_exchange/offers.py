@@ -1,10 +1,12 @@
 # offers.xml (and the prices/rests files of protocol 3.x): price types into
 # price lists, prices into their lines, quantities, characteristics
 # (offer Ид "good#characteristic") into variants of the good's template.
+import datetime
 from decimal import Decimal, InvalidOperation
 
 from trytond.i18n import gettext
 from trytond.pool import Pool
+from trytond.tools import grouped_slice, reduce_ids
 from trytond.transaction import Transaction
 
 from .catalog import chunked_create, chunked_write
@@ -82,6 +84,33 @@ def read_offer(element):
         }
 
 
+def write_quantities(quantities):
+    """Store the stock 1C reports ({quantity: product ids}), one UPDATE per
+    quantity: a column of this module that nothing derives from, so the
+    ORM's per-record write (validation, code sync) is not needed"""
+    Product = Pool().get('product.product')
+    table = Product.__table__()
+    transaction = Transaction()
+    cursor = transaction.connection.cursor()
+    now = datetime.datetime.now()
+    for quantity, ids in quantities.items():
+        for sub_ids in grouped_slice(ids):
+            cursor.execute(*table.update(
+                    [table.exchange_1c_quantity, table.write_date,
+                        table.write_uid],
+                    [quantity, now, transaction.user],
+                    where=reduce_ids(table.id, sub_ids)))
+    if quantities:
+        # written in SQL: drop the records cached by the transaction
+        transaction.counter += 1
+        for cache in transaction.cache.values():
+            if Product.__name__ in cache:
+                cached = cache[Product.__name__]
+                for ids in quantities.values():
+                    for id_ in ids:
+                        cached.pop(id_, None)
+
+
 class OffersBatch:
 
     def __init__(self, session, file):
@@ -139,6 +168,7 @@ class OffersBatch:
                         ]):
                 lines[(line.price_list.id, line.product.id)] = line
         new_lines, line_writes, product_writes = [], [], []
+        quantities = {}
         for offer in offers:
             product = products.get(offer['id'])
             if product is None:
@@ -152,7 +182,9 @@ class OffersBatch:
             if (offer['quantity'] is not None
                     and product.exchange_1c_quantity
                     != float(offer['quantity'])):
-                values['exchange_1c_quantity'] = float(offer['quantity'])
+                quantities.setdefault(float(offer['quantity']), []).append(
+                    product.id)
+                changed = True
             if offer['features'] and product.description != offer['features']:
                 values['description'] = offer['features']
             if values:
@@ -183,6 +215,7 @@ class OffersBatch:
             if offer['id'] not in new:
                 self.counts['updated' if changed else 'skipped'] += 1
         chunked_write(Product, product_writes)
+        write_quantities(quantities)
         chunked_create(Line, new_lines)
         chunked_write(Line, line_writes)
         return self.counts

@@ -26,6 +26,9 @@ class Template(metaclass=PoolMeta):
     exchange_1c_id = fields.Char("1C Id", readonly=True)
     exchange_1c_tax_rate = fields.Char("1C Tax Rate", readonly=True)
     exchange_1c_properties = fields.Text("1C Properties", readonly=True)
+    # sha1 of the values the last import made the good of: an unchanged
+    # good of the next package is skipped without being read
+    exchange_1c_hash = fields.Char("1C Hash", readonly=True)
 
     @classmethod
     def __setup__(cls):

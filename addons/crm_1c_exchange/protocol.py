@@ -2,24 +2,21 @@
 # checkauth, init, file, import, query, success (complete/deactivate in
 # 3.x) and reads plain-text lines. Every request runs in its own
 # transaction; what a session knows lives in the database.
-import logging
 import time
 
-from trytond import backend
 from trytond.config import config
 from trytond.exceptions import RateLimitException
 from trytond.i18n import gettext
 from trytond.pool import Pool
 from trytond.protocols.wrappers import Response
-from trytond.transaction import Transaction, TransactionError
+from trytond.transaction import Transaction
 
 from trytond.modules.crm_portal.public import client_address, run, take_rate
 
-from . import storage
-from .importer import ImportFailure, Reader, extract, step
+from . import storage, task
+from .importer import extract
 from .xmlsafe import UnsafeInput, safe_name
 
-logger = logging.getLogger(__name__)
 COOKIE = 'crm_1c_session'
 MODES = {'checkauth', 'init', 'file', 'import', 'query', 'success',
     'complete', 'deactivate'}
@@ -216,9 +213,15 @@ def _import_sale_upload(db, user, context, session_id, name):
     targets = ([n for n in names if n.lower().endswith('.xml')]
         if name.lower().endswith('.zip') else [name])
     for target in targets:
-        response = _import_loop(db, user, context, session_id, target,
-            budget=None)
-        if b'success' not in response.get_data()[:10]:
+        # the whole file (no time budget): documents are few
+        response = run(db, user, False, context,
+            lambda: _start_import(session_id, target, None))
+        if response is None:
+            # without a worker the task has run: answer its outcome
+            response = run(db, user, True, context,
+                lambda: _import_state(session_id, target))
+        if response is not None and not response.get_data().startswith(
+                b'progress'):
             return response
     return None
 
@@ -250,77 +253,50 @@ def _extract_all(session_id):
     return names, True
 
 
-def _import_loop(db, user, context, session_id, filename, budget):
-    reader = Reader()
-    try:
-        return _import_batches(db, user, context, session_id, filename,
-            budget, reader)
-    finally:
-        reader.close()
+def _latest(session_id, filename):
+    File = Pool().get('crm.exchange_1c.file')
+    files = File.search([('session', '=', session_id),
+            ('name', '=', filename), ('state', '!=', 'receiving')],
+        order=[('id', 'DESC')], limit=1)
+    return files[0] if files else None
 
 
-def _import_batches(db, user, context, session_id, filename, budget,
-        reader):
-    started = time.monotonic()
-
-    def one():
-        pool = Pool()
-        File = pool.get('crm.exchange_1c.file')
-        Session = pool.get('crm.exchange_1c.session')
-        session = Session(session_id)
-        profile = _profile()
-        files = File.search([('session', '=', session_id),
-                ('name', '=', filename),
-                ('state', 'not in', ['receiving'])],
-            order=[('id', 'DESC')], limit=1)
-        if not files:
-            return failure(gettext('crm_1c_exchange.msg_file_missing',
-                    filename=filename)), False
-        file, = files
-        if file.state == 'done':
-            return lines('success'), False
-        if file.state == 'failed':
-            return failure(file.error or ''), False
-        if budget is not None and budget[0] is None:
-            budget[0] = profile.time_budget
-        try:
-            result = step(session, profile, file, reader)
-        except ImportFailure as exception:
-            reason = str(exception.args[0])
-            File.write([file], {'state': 'failed', 'error': reason})
-            session.note('failed', reason, file)
-            Session.fail([session], reason)
-            return failure(reason), True
-        return lines(result), True
-    while True:
-        try:
-            response = run(db, user, False, context, one)
-        except (TransactionError, backend.DatabaseOperationalError):
-            raise
-        except Exception as exception:
-            logger.exception("1C import of %s failed", filename)
-            error = str(exception)
-            response = run(db, user, False, context,
-                lambda: _failed_step(session_id, filename, error))
-        body = response.get_data()
-        if not body.startswith(b'progress'):
-            return response
-        if budget is None:
-            continue
-        if time.monotonic() - started >= (budget[0] or 0):
-            return response
+def _answer(file, filename):
+    "The answer of a file done, failed or missing; None while importing"
+    if file is None:
+        return failure(gettext('crm_1c_exchange.msg_file_missing',
+                filename=filename))
+    if file.state == 'done':
+        return lines('success')
+    if file.state == 'failed':
+        return failure(file.error or '')
+    return None
 
 
-def _failed_step(session_id, filename, error):
-    "A step that broke: its batch was rolled back, the next call resumes"
-    pool = Pool()
-    Session = pool.get('crm.exchange_1c.session')
-    session = Session(session_id)
-    reason = gettext('crm_1c_exchange.msg_import_error', filename=filename,
-        error=error[:200])
-    session.note('failed', reason)
-    Session.fail([session], reason)
-    return failure(reason), True
+def _import_state(session_id, filename):
+    file = _latest(session_id, filename)
+    return _answer(file, filename) or lines('progress'), False
+
+
+def _start_import(session_id, filename, budget):
+    """Start the queue task of filename unless it runs; answer progress
+    (None when a task was started: the caller decides what it answers)"""
+    file = _latest(session_id, filename)
+    answer = _answer(file, filename)
+    if answer is not None:
+        return answer, False
+    if task.task_running(file):
+        return lines('progress'), False
+    reason = task.check(file)
+    if reason is not None:
+        return failure(reason), True
+    task.enqueue(file, budget)
+    return None, True
+
+
+# Polling the task's state while 1C waits for an answer (with a worker)
+POLL = 0.5
+MAX_WAIT = 20
 
 
 def do_import(request, db, user, context, session_id, exchange_type, token):
@@ -331,7 +307,24 @@ def do_import(request, db, user, context, session_id, exchange_type, token):
     names = run(db, user, False, context, lambda: _extract_all(session_id))
     if isinstance(names, Response):
         return names
-    return _import_loop(db, user, context, session_id, filename, [None])
+    # not read-only: the settings are created with defaults when missing
+    budget = run(db, user, False, context,
+        lambda: (_profile().time_budget, True))
+    started = time.monotonic()
+    response = run(db, user, False, context,
+        lambda: _start_import(session_id, filename, budget))
+    # Without a worker the task has run in this request (for the budget);
+    # with one, wait for it a while rather than have 1C call again at once.
+    while True:
+        if response is None or response.get_data().startswith(b'progress'):
+            response = run(db, user, True, context,
+                lambda: _import_state(session_id, filename))
+        if not response.get_data().startswith(b'progress'):
+            return response
+        if (not task.has_worker()
+                or time.monotonic() - started + POLL > min(budget, MAX_WAIT)):
+            return response
+        time.sleep(POLL)
 
 
 def query(request, db, user, context, session_id, exchange_type, token):

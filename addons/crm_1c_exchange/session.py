@@ -226,11 +226,23 @@ class File(ModelSQL, ModelView):
     position = fields.Integer("Position", readonly=True)
     partial = fields.Boolean("Changes Only", readonly=True)
     error = fields.Text("Error", readonly=True)
+    # The queue task importing the file (ir.queue id; a plain integer: no
+    # foreign key to lock against the worker holding the task's row) and
+    # the token of the task that owns the file.
+    task = fields.Integer("Queue Task", readonly=True)
+    task_token = fields.Char("Task Token", readonly=True, strip=False)
 
     @classmethod
     def __setup__(cls):
         super().__setup__()
         cls._order = [('id', 'ASC')]
+
+    @classmethod
+    def run_import(cls, files, token, budget=None):
+        "The queue task: import files batch by batch (see task.py)"
+        from .task import run_import
+        for file in files:
+            run_import(file.id, token, budget)
 
     @classmethod
     def default_state(cls):
