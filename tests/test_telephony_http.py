@@ -16,12 +16,16 @@ import urllib.request
 
 import fast_bitrix24
 import pytest
+from playwright.sync_api import expect
+from sao_client import (
+    browser, chromium_missing, sao_login, without_database_list)
 from tenant_server import drop_tenant, run_crm, serve, tenant_env, tenant_name
 
 from trytond.modules.crm_telephony.routes import signature
 from trytond.modules.crm_telephony.tests.ami_peer import (
     AmiPeer, cdr, inbound_answered, inbound_missed)
 
+PASSWORD = 'telephony-test'
 CLIENT = '+79161234567'
 UNKNOWN = '+79035550177'
 AMI_LINE = '74951112234'
@@ -49,7 +53,7 @@ def ami_scripts():
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('crm_telephony_http')
     peer = AmiPeer(ami_scripts())
-    with tenant_env(tmp, password='telephony-test') as (env, port):
+    with tenant_env(tmp, password=PASSWORD) as (env, port):
         name = tenant_name('telhttp')
         try:
             run_crm(env, 'tenant', 'create', name,
@@ -63,7 +67,9 @@ def server(tmp_path_factory):
                 env=env, capture_output=True, text=True, timeout=300)
             assert setup.returncode == 0, setup.stderr
             ids = json.loads(setup.stdout.strip().splitlines()[-1])
-            with serve(env, port, name, f'/{name}/rest/openapi.json') as base:
+            # the web client logs in with the database typed
+            with serve(without_database_list(env), port, name,
+                    f'/{name}/rest/openapi.json') as base:
                 yield dict(ids, url=url, base=base, name=name, env=env,
                     peer=peer)
         finally:
@@ -255,3 +261,109 @@ def test_ami_connector_process(server):
     assert found['1800.2']['CALL_RESULT'] == 'answered'
     assert found['1800.2']['CALL_DURATION'] == 42
     assert server['peer'].connections == 2
+
+
+def test_pbx_user_not_root(server):
+    "What a PBX sends is written by the Telephony (PBX) user, not root"
+    url = '%s/%s/telephony/webhook/%d' % (
+        server['base'], server['name'], server['webhook_line'])
+    for event in [
+            {'event': 'call.started', 'call_id': 'cloud-pbx',
+                'direction': 'incoming', 'from': '+79035550188'},
+            {'event': 'call.ended', 'call_id': 'cloud-pbx',
+                'result': 'missed'}]:
+        status, body = http(url, *signed(server, event))
+        assert status == 200, body
+    status, stats = http(server['url'] + 'voximplant.statistic.get.json',
+        {'FILTER': {'EXTERNAL_ID': 'cloud-pbx'}})
+    row, = stats['result']
+    # the unknown number's lead came through the intake as that user too
+    assert row['CRM_ENTITY_TYPE'] == 'LEAD', row
+    status, activity = http(server['url'] + 'crm.activity.get.json',
+        {'id': row['CRM_ACTIVITY_ID']})
+    assert status == 200, activity
+    assert activity['result']['AUTHOR_ID'] == str(server['pbx_user'])
+    status, lead = http(server['url'] + 'crm.lead.get.json',
+        {'id': row['CRM_ENTITY_ID']})
+    assert lead['result']['CREATED_BY_ID'] == str(server['pbx_user'])
+
+
+def notifications(page):
+    "The texts of the bell's menu, freshly read from the server"
+    toggle = page.locator('#user-preferences > a.dropdown-toggle')
+    menu = page.locator('#user-preferences .notification-menu')
+    # what the last opening showed must not be read as the answer
+    page.evaluate("() => jQuery('#user-preferences .notification-menu')"
+        ".empty()")
+    toggle.click()
+    expect(menu.get_by_text('Logout')).to_be_visible()
+    expect(menu.locator('.notification-label, .dropdown-header').first
+        ).to_be_visible()
+    texts = menu.locator('.notification-label, .notification-description,'
+        ' .dropdown-header').all_inner_texts()
+    toggle.click()
+    return texts
+
+
+@pytest.mark.skipif(chromium_missing(),
+    reason="Debian's chromium is not installed")
+def test_call_card_in_web_client(server, tmp_path):
+    """An incoming call shows its card to the employee in sao: who calls,
+    the open deal, a link to the record; the card goes when the call ends
+    (REST) or is answered by a colleague (webhook)"""
+    expect.set_options(timeout=60_000)
+    number = '+79167654321'
+    status, body = http(server['url'] + 'crm.contact.add.json', {'fields': {
+                'NAME': 'Olga', 'LAST_NAME': 'Smirnova',
+                'ASSIGNED_BY_ID': server['admin'],
+                'PHONE': [{'VALUE': number, 'VALUE_TYPE': 'MOBILE'}]}})
+    assert status == 200, body
+    contact = body['result']
+    status, body = http(server['url'] + 'crm.deal.add.json', {'fields': {
+                'TITLE': 'Server upgrade', 'CONTACT_ID': contact}})
+    assert status == 200, body
+    try:
+        with browser() as context:
+            context.set_default_timeout(60_000)
+            page = context.new_page()
+            sao_login(page, server['base'], server['name'], 'admin',
+                PASSWORD)
+            status, body = http(
+                server['url'] + 'telephony.externalcall.register.json', {
+                    'USER_PHONE_INNER': '101', 'PHONE_NUMBER': number,
+                    'TYPE': 2})
+            assert status == 200, body
+            call_id = body['result']['CALL_ID']
+            card = notifications(page)
+            assert any('Olga Smirnova' in t and number in t
+                for t in card), card
+            assert any('Server upgrade' in t for t in card), card
+            # the card's link opens the deal
+            page.locator('#user-preferences > a.dropdown-toggle').click()
+            page.locator('.notification-menu .notification-label'
+                ).get_by_text('Olga Smirnova').first.click()
+            expect(page.get_by_role('textbox', name='Title:', exact=True)
+                ).to_have_value('Server upgrade')
+            expect(page.get_by_role('textbox', name='Party:', exact=True)
+                ).to_have_value('Olga Smirnova')
+            http(server['url'] + 'telephony.externalcall.finish.json', {
+                    'CALL_ID': call_id, 'USER_PHONE_INNER': '101',
+                    'DURATION': 20, 'STATUS_CODE': '200'})
+            assert not [t for t in notifications(page) if 'Olga' in t]
+
+            # a cloud PBX: ringing shows the card to the responsible
+            # (Alice: the admin), Bob answering hides it
+            url = '%s/%s/telephony/webhook/%d' % (
+                server['base'], server['name'], server['webhook_line'])
+            status, body = http(url, *signed(server, {
+                        'event': 'call.started', 'call_id': 'cloud-card',
+                        'direction': 'incoming', 'from': number}))
+            assert status == 200, body
+            assert [t for t in notifications(page) if 'Olga' in t]
+            status, body = http(url, *signed(server, {
+                        'event': 'call.answered', 'call_id': 'cloud-card',
+                        'extension': '102'}))
+            assert status == 200, body
+            assert not [t for t in notifications(page) if 'Olga' in t]
+    finally:
+        expect.set_options(timeout=5_000)

@@ -12,6 +12,9 @@ CallTracker.feed(event) returns operations for the database:
     ('ring', {...})      an extension is being rung (show the call card)
     ('answer', {...})    an extension answered (hide the other cards)
     ('recording', {...}) MixMonitor writes the call to a file
+    ('transfer', {...})  an employee passed the call on (BlindTransfer,
+                         AttendedTransfer): transfer, transferred_by,
+                         transferred_to (extensions)
     ('finish', {...})    the call ended (result, times)
 
 Operations are keyed by the call's Linkedid (the external id of the call),
@@ -41,6 +44,8 @@ DIAL_RESULTS = {
 # Events whose Uniqueid/Linkedid tie them to a call
 CALL_EVENTS = {'Newchannel', 'DialBegin', 'DialEnd', 'BridgeEnter',
     'Hangup', 'Cdr', 'VarSet', 'MixMonitorStart', 'NewCallerid'}
+# Transfer events name their channels with prefixes (Asterisk 12+)
+TRANSFER_EVENTS = {'BlindTransfer', 'AttendedTransfer'}
 MAX_LINE = 8192
 MAX_BLOCK = 64 * 1024
 
@@ -134,7 +139,7 @@ def _time(value):
 class _Call:
     __slots__ = ('linkedid', 'direction', 'number', 'line_number',
         'extension', 'channels', 'hungup', 'answered', 'answered_by',
-        'dial_result', 'cause', 'started', 'finished', 'rung')
+        'dial_result', 'cause', 'started', 'finished', 'rung', 'internal')
 
     def __init__(self, linkedid):
         self.linkedid = linkedid
@@ -151,6 +156,9 @@ class _Call:
         self.started = False
         self.finished = False
         self.rung = set()
+        # between two extensions (an attended transfer's consultation):
+        # not a client's call
+        self.internal = False
 
 
 class CallTracker:
@@ -187,10 +195,15 @@ class CallTracker:
     def feed(self, event):
         "Return the operations caused by event (a dict)"
         name = event.get('Event')
+        if name in TRANSFER_EVENTS:
+            if (event.get('Result') or 'Success') != 'Success':
+                return []
+            return getattr(self, '_on_' + name)(event)
         if name not in CALL_EVENTS:
             return []
         call = self._call(event)
-        if call is None or (call.finished and name != 'Cdr'):
+        if call is None or call.internal or (
+                call.finished and name != 'Cdr'):
             return []
         handler = getattr(self, '_on_' + name)
         return handler(call, event)
@@ -214,6 +227,9 @@ class CallTracker:
             call.direction = 'incoming'
             call.number = caller or None
             call.line_number = exten if exten not in ('', 's') else None
+        if call.direction == 'outgoing' and self.is_extension(call.number):
+            call.internal = True
+            return []
         if call.direction == 'outgoing' and not call.number:
             # The number comes with DialBegin (DestCallerIDNum/DialString).
             return []
@@ -254,6 +270,9 @@ class CallTracker:
                 dialled = (event.get('DestExten') or event.get('DialString')
                     or target or '')
                 dialled = dialled.rsplit('/', 1)[-1]
+                if self.is_extension(dialled):
+                    call.internal = True
+                    return []
                 call.number = dialled or None
                 call.started = True
                 ops.append(('start', self._data(call, start=self.now())))
@@ -369,6 +388,9 @@ class CallTracker:
         if call.direction is None:
             source = event.get('Source') or ''
             destination = event.get('Destination') or ''
+            if self.is_extension(source) and self.is_extension(destination):
+                call.internal = True
+                return []
             if self.is_extension(source):
                 call.direction = 'outgoing'
                 call.extension = source
@@ -389,6 +411,58 @@ class CallTracker:
             call.finished = True
             self.finished.append(call.linkedid)
         return [('finish', data)]
+
+    # Transfers: the call is the client's call among the linked ids the
+    # event names; the extension it goes to takes the call over.
+    def _extension(self, event, prefix):
+        number = (event.get(prefix + 'CallerIDNum') or '').replace(
+            '<unknown>', '')
+        if self.is_extension(number):
+            return number
+        peer = channel_peer(event.get(prefix + 'Channel'))
+        return peer if self.is_extension(peer) else None
+
+    def _transferred(self, event, prefixes):
+        "The tracked client call of the first prefix's Linkedid/Uniqueid"
+        for prefix in prefixes:
+            for key in ['Linkedid', 'Uniqueid']:
+                value = event.get(prefix + key)
+                linkedid = self.channels.get(value, value)
+                call = self.calls.get(linkedid)
+                if call is not None and call.started and not call.internal:
+                    return call
+        return None
+
+    def _transfer(self, call, kind, by, to):
+        if call is None or call.finished or not to:
+            return []
+        call.extension = to
+        call.rung.add(to)
+        return [('transfer', self._data(call, transfer=kind,
+                    transferred_by=by, transferred_to=to))]
+
+    def _on_BlindTransfer(self, event):
+        """The transferer sent the call to Extension@Context: the
+        transferee (the client's side) now rings there"""
+        call = self._transferred(event, ['Transferee', 'Transferer'])
+        to = (event.get('Extension') or '').strip()
+        return self._transfer(call, 'blind',
+            self._extension(event, 'Transferer'),
+            to if self.is_extension(to) else None)
+
+    def _on_AttendedTransfer(self, event):
+        """The transferer talked to the target first (a consultation
+        call), then joined the client to the target"""
+        call = self._transferred(event,
+            ['Transferee', 'OrigTransferer', 'SecondTransferer'])
+        by = (self._extension(event, 'OrigTransferer')
+            or self._extension(event, 'SecondTransferer'))
+        to = self._extension(event, 'TransferTarget')
+        if to == by:
+            to = None
+        if call is not None and to:
+            call.answered_by = to
+        return self._transfer(call, 'attended', by, to)
 
 
 def _int(value):

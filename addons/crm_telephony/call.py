@@ -16,6 +16,7 @@ from trytond.transaction import Transaction, without_check_access
 from trytond.modules.crm_portal.phone import default_regions, normalize_phone
 
 from .configuration import telephony_config
+from .sqlcache import execute
 
 RESULTS = [
     (None, ""),
@@ -133,6 +134,9 @@ class Call(ModelSQL, ModelView):
                     where=t.external_id != Null),
                 Index(t, (t.phone_e164, Index.Equality()),
                     (t.state, Index.Equality())),
+                # the repeated-register check matches the raw number too
+                Index(t, (t.phone, Index.Equality()),
+                    where=t.state != 'finished'),
                 Index(t, (t.start, Index.Range())),
                 Index(t, (t.callback_task, Index.Equality()),
                     where=t.callback_task != Null),
@@ -161,14 +165,17 @@ class Call(ModelSQL, ModelView):
     @classmethod
     def find_open(cls, company, call_id):
         "The call of company with call_id or raise UserError"
-        calls = cls.search([
-                ('company', '=', company),
-                ('call_id', '=', str(call_id or '').strip()),
-                ], limit=1)
-        if not calls:
+        table = cls.__table__()
+        row = execute(['find_open'], lambda var: table.select(table.id,
+                where=(table.company == var('company'))
+                & (table.call_id == var('call_id')),
+                limit=1),
+            company=int(company), call_id=str(call_id or '').strip()
+            ).fetchone()
+        if not row:
             raise UserError(gettext('crm_telephony.msg_call_not_found',
                     call_id=str(call_id)[:100]))
-        return calls[0]
+        return cls(row[0])
 
     # -- the connector API
 
@@ -203,9 +210,10 @@ class Call(ModelSQL, ModelView):
         if existing:
             return existing
 
-        found = cls.lookup(company, e164)
+        found = cls.lookup_ids(company, e164)
         if entity:
-            found.update(cls._entity(entity))
+            found.update({k: v.id if v else None
+                    for k, v in cls._entity(entity).items()})
         now = datetime.datetime.now()
         values = {
             'company': company,
@@ -224,8 +232,7 @@ class Call(ModelSQL, ModelView):
             'start': start or now,
             'lead_created': False,
             }
-        for name in ['contact', 'client', 'opportunity', 'responsible']:
-            values[name] = found[name].id if found[name] else None
+        values.update(found)
         call, = cls.create([values])
 
         known = found['contact'] or found['client'] or found['opportunity']
@@ -247,26 +254,42 @@ class Call(ModelSQL, ModelView):
     @classmethod
     def _find_registered(cls, company, connector, external_id, number,
             direction, employee, line):
+        "The call a repeated register means (indexed SQL: every call)"
+        table = cls.__table__()
         if external_id:
-            domain = [('external_id', '=', external_id)]
-            if line:
-                domain.append(('line', '=', line))
-            else:
-                domain.append(('connector', '=', connector))
+            def build(var):
+                where = ((table.company == var('company'))
+                    & (table.external_id == var('external_id')))
+                if line:
+                    where &= table.line == var('line')
+                else:
+                    where &= table.connector == var('connector')
+                return table.select(table.id, where=where,
+                    order_by=[table.id.desc], limit=1)
+            key = ['registered_external', bool(line)]
         else:
-            since = datetime.datetime.now() - REGISTER_WINDOW
-            domain = [
-                ('state', '!=', 'finished'),
-                ['OR', ('phone_e164', '=', number), ('phone', '=', number)],
-                ('direction', '=', direction),
-                ('employee', '=', employee),
-                ('line', '=', line),
-                ('connector', '=', connector),
-                ('start', '>=', since),
-                ]
-        calls = cls.search([('company', '=', company)] + domain,
-            order=[('id', 'DESC')], limit=1)
-        return calls[0] if calls else None
+            def build(var):
+                where = ((table.company == var('company'))
+                    & (table.state != 'finished')
+                    & ((table.phone_e164 == var('number'))
+                        | (table.phone == var('number')))
+                    & (table.direction == var('direction'))
+                    & (table.connector == var('connector'))
+                    & (table.start >= var('since')))
+                # NULL is not equal to NULL in SQL: one shape each
+                for name in ['employee', 'line']:
+                    column = getattr(table, name)
+                    where &= (column == var(name)
+                        if values[name] is not None else column == Null)
+                return table.select(table.id, where=where,
+                    order_by=[table.id.desc], limit=1)
+            key = ['registered', employee is None, line is None]
+        values = dict(company=company, external_id=external_id,
+            line=line, connector=connector, number=number,
+            direction=direction, employee=employee,
+            since=datetime.datetime.now() - REGISTER_WINDOW)
+        row = execute(key, build, **values).fetchone()
+        return cls(row[0]) if row else None
 
     @classmethod
     def _entity(cls, entity):
@@ -375,8 +398,9 @@ class Call(ModelSQL, ModelView):
                 # Bitrix24: the lead created by register goes to USER_ID
                 call.opportunity.employee = call.employee
                 call.opportunity.save()
-        call.save()
+        # the activity first: then the call is written once
         call._log_activity()
+        call.save()
         if not was_finished:
             call._missed_task()
             Card.hide(call)
@@ -400,6 +424,7 @@ class Call(ModelSQL, ModelView):
             duration=self.duration or 0, wait=self.wait or 0)
 
     def _log_activity(self):
+        "Create or update the call activity (the caller saves the call)"
         Activity = Pool().get('crm.activity')
         values = {
             'type': 'call',
@@ -427,7 +452,6 @@ class Call(ModelSQL, ModelView):
                         'origin': str(self),
                         })
                 self.activity, = Activity.create([values])
-                self.save()
 
     def _missed_task(self):
         "One call-back task per number while it is open"

@@ -76,17 +76,16 @@ def telephony_config(company):
 
     One plain SQL query: it runs on every call."""
     from trytond.pool import Pool
-    from trytond.transaction import Transaction
     ConfigurationCompany = Pool().get('crm.configuration.company')
     table = ConfigurationCompany.__table__()
     values = {name: getattr(ConfigurationCompany, 'default_' + name,
             lambda: None)() for name in SWITCHES}
-    cursor = Transaction().connection.cursor()
-    cursor.execute(*table.select(
+    from .sqlcache import execute
+    row = execute(['telephony_config'], lambda var: table.select(
             *[getattr(table, name) for name in SWITCHES],
-            where=table.company == company,
-            order_by=[table.id.asc], limit=1))
-    row = cursor.fetchone()
+            where=table.company == var('company'),
+            order_by=[table.id.asc], limit=1),
+        company=int(company)).fetchone()
     if row:
         for name, value in zip(SWITCHES, row):
             if value is not None:

@@ -6,7 +6,9 @@ import datetime
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.pool import Pool, PoolMeta
-from trytond.transaction import Transaction, without_check_access
+from trytond.transaction import Transaction
+
+from .pbx_user import as_pbx
 
 WEBHOOK_EVENTS = {'call.started', 'call.answered', 'call.ended'}
 WEBHOOK_RESULTS = {'answered', 'missed', 'busy', 'declined', 'failed',
@@ -33,7 +35,10 @@ class Call(metaclass=PoolMeta):
                 direction=data.get('direction') or 'incoming', line=line,
                 extension=data.get('extension'),
                 external_id=data['external_id'], connector=connector,
-                start=data.get('start'), strict=False, show=False)
+                start=data.get('start'), strict=False,
+                # AMI shows the card to the extension it rings; a cloud
+                # PBX's webhook says no more than "started"
+                show=connector == 'webhook')
 
     @classmethod
     def _click_call(cls, line, data):
@@ -71,8 +76,9 @@ class Call(metaclass=PoolMeta):
         data = dict(data)
         if data.get('cdr'):
             data = cls._pbx_times(company, data)
-        with without_check_access(), \
-                Transaction().set_context(company=company.id):
+        # the connector process is trusted with its lines; what the PBX
+        # says is written as the PBX user (pbx_user.py)
+        with as_pbx(company.id):
             call = cls._pbx_call(line, data, 'ami')
             if kind == 'ring':
                 employee = Extension.employee_of(company.id, data['ringing'])
@@ -81,6 +87,9 @@ class Call(metaclass=PoolMeta):
             elif kind == 'answer':
                 cls.answer([call], extension=data.get('answered_by'),
                     when=data.get('answer'))
+            elif kind == 'transfer':
+                call.apply_transfer(data.get('transfer'),
+                    data.get('transferred_by'), data.get('transferred_to'))
             elif kind == 'recording':
                 call._pbx_recording(line, data['recording'])
             elif kind == 'finish':

@@ -13,6 +13,8 @@ from trytond.transaction import Transaction
 
 from trytond.modules.crm_portal.phone import default_regions, normalize_phone
 
+from .sqlcache import execute
+
 CONNECTORS = [
     ('rest', "REST (Bitrix24-compatible)"),
     ('ami', "Asterisk AMI"),
@@ -50,6 +52,11 @@ class Line(DeactivableMixin, ModelSQL, ModelView):
         states={'invisible': Eval('connector') != 'ami'},
         help="Where the PBX serves MixMonitor files: {file} is replaced "
         "by the file name, e.g. https://pbx.example/rec/{file}")
+    internal_hosts = fields.Char("Internal PBX Hosts",
+        help="Host names, addresses or networks (e.g. pbx.lan, "
+        "10.0.0.5, 192.168.1.0/24) recordings may be fetched from although "
+        "they are internal. Other loopback, private, link-local and "
+        "reserved addresses are refused.")
     webhook_secret = fields.Char("Signing Secret", readonly=True,
         strip=False,
         states={'invisible': ~Eval('connector').in_(['webhook', 'ami'])},
@@ -174,13 +181,14 @@ class Extension(DeactivableMixin, ModelSQL, ModelView):
         if not extension:
             return None
         table = cls.__table__()
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*table.select(table.employee,
-                where=(table.company == int(company))
-                & (table.extension == str(extension).strip())
+        row = execute(['employee_of'], lambda var: table.select(
+                table.employee,
+                where=(table.company == var('company'))
+                & (table.extension == var('extension'))
                 & (table.active == Literal(True)),
-                limit=1))
-        row = cursor.fetchone()
+                limit=1),
+            company=int(company), extension=str(extension).strip()
+            ).fetchone()
         return Employee(row[0]) if row else None
 
     @classmethod
@@ -188,13 +196,25 @@ class Extension(DeactivableMixin, ModelSQL, ModelView):
         if not employee:
             return None
         table = cls.__table__()
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*table.select(table.extension,
-                where=(table.employee == int(employee))
+        row = execute(['extension_of'], lambda var: table.select(
+                table.extension,
+                where=(table.employee == var('employee'))
                 & (table.active == Literal(True)),
-                order_by=[table.id.asc], limit=1))
-        row = cursor.fetchone()
+                order_by=[table.id.asc], limit=1),
+            employee=int(employee)).fetchone()
         return row[0] if row else None
+
+    @classmethod
+    def user_ids(cls, employee):
+        "The ids of the users working as employee (one indexed query)"
+        if not employee:
+            return []
+        employees = Pool().get('res.user-company.employee').__table__()
+        return [r[0] for r in execute(['user_ids'], lambda var:
+                employees.select(employees.user,
+                    where=employees.employee == var('employee'),
+                    order_by=[employees.user.asc]),
+                employee=int(employee)).fetchall()]
 
     @classmethod
     def user_of(cls, employee):

@@ -2,14 +2,15 @@
 # size and audio type, deleted after the company's retention period.
 import datetime
 import urllib.parse
-import urllib.request
 
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
+from trytond.model import fields
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction, without_check_access
 
 from .configuration import telephony_config
+from .safe_fetch import fetch
 
 # (magic bytes at offset, offset, extension): what PBXs record to
 AUDIO_SIGNATURES = [
@@ -38,6 +39,8 @@ def audio_type(data):
 
 class Call(metaclass=PoolMeta):
     __name__ = 'crm.telephony.call'
+    recording_error = fields.Char("Recording Error", readonly=True,
+        help="Why the recording could not be fetched.")
 
     def max_recording_size(self):
         size = telephony_config(self.company.id)['call_recording_max_size']
@@ -83,29 +86,27 @@ class Call(metaclass=PoolMeta):
 
     @classmethod
     def fetch_recording(cls, calls, url):
-        "Download url as the recording of calls (the queue task)"
+        """Download url as the recording of calls (the queue task).
+
+        A refused or failed download is kept on the call as the reason:
+        the queue does not retry what will fail again."""
         for call in calls:
-            data = call._download(url)
-            call.attach_recording(data, urllib.parse.urlsplit(
-                    url).path.rsplit('/', 1)[-1], source=url)
+            try:
+                data = call._download(url)
+                call.attach_recording(data, urllib.parse.urlsplit(
+                        url).path.rsplit('/', 1)[-1], source=url)
+            except UserError as exception:
+                call.recording_error = str(exception.message)[:500]
+            else:
+                call.recording_error = None
+            with without_check_access():
+                call.save()
 
     def _download(self, url):
-        limit = self.max_recording_size()
-        request = urllib.request.Request(url, headers={
-                'User-Agent': 'crm_telephony'})
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as reply:
-            length = reply.headers.get('Content-Length')
-            if length and length.isdigit() and int(length) > limit:
-                raise UserError(gettext(
-                        'crm_telephony.msg_recording_too_large',
-                        size=int(length) // (1024 * 1024),
-                        limit=limit // (1024 * 1024)))
-            data = reply.read(limit + 1)
-        if len(data) > limit:
-            raise UserError(gettext('crm_telephony.msg_recording_too_large',
-                    size=len(data) // (1024 * 1024),
-                    limit=limit // (1024 * 1024)))
-        return data
+        "The bytes at url, fetched SSRF-safe (safe_fetch.py)"
+        return fetch(url, self.max_recording_size(),
+            allowed_hosts=self.line.internal_hosts if self.line else '',
+            timeout=FETCH_TIMEOUT)
 
     @classmethod
     def purge_recordings(cls):

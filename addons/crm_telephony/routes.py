@@ -15,6 +15,8 @@ from trytond.wsgi import app
 from trytond.modules.crm_portal.public import (
     error_response, json_response, public_route, run, take_rate)
 
+from .pbx_user import as_pbx
+
 MAX_BODY = 64 * 1024
 # A signed request is valid this long (seconds): no replay later.
 MAX_SKEW = 300
@@ -87,9 +89,8 @@ def webhook(request, pool, line_id):
             return error_response('INVALID_REQUEST',
                 gettext('crm_telephony.msg_webhook_invalid',
                     reason='JSON'), 400), False
-        from trytond.transaction import Transaction
         try:
-            with Transaction().set_context(company=line.company.id):
+            with as_pbx(line.company.id):
                 call = Call.webhook_apply(line, payload)
         except UserError as exception:
             return error_response('INVALID_REQUEST', exception.message,
@@ -99,8 +100,8 @@ def webhook(request, pool, line_id):
                     'STATE': call.state,
                     'RESULT': call.result,
                     }}), True
-    # The PBX is not a user: the signature of its line authenticates it
-    # and the call runs as root in the line's company.
+    # The PBX is not a user: the rate, the line and its signature are
+    # checked as root, the call is written as the PBX user (pbx_user.py).
     return run(pool.database_name, 0, False, {}, work)
 
 
@@ -125,10 +126,13 @@ def route(request, pool, line_id):
         if not _verify(line, timestamp, number, given):
             return Response('', 401), True
         company = line.company.id
-        e164 = normalize_phone(number, default_regions(company))
-        found = Call.lookup(company, e164)
-        employee = found['responsible'] or line.default_employee
-        extension = Extension.extension_of(employee.id) if employee else None
+        default = line.default_employee
+        with as_pbx(company):
+            e164 = normalize_phone(number, default_regions(company))
+            found = Call.lookup_ids(company, e164)
+            employee = found['responsible'] or (
+                default.id if default else None)
+            extension = Extension.extension_of(employee)
         if request.args.get('format') == 'json':
             return json_response({'result': {
                         'EXTENSION': extension,

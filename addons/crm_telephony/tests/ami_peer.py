@@ -213,6 +213,37 @@ def cdr(uniqueid, source, destination, channel, dest_channel, start, answer,
         }
 
 
+def blind_transfer(transferer, transferee, extension,
+        context='from-internal'):
+    "transferer and transferee: (channel, uniqueid, linkedid, num)"
+    event = {'Event': 'BlindTransfer', 'Privilege': 'call,all',
+        'Result': 'Success'}
+    event.update(_channel('Transferer', *transferer, state='6',
+            state_desc='Up'))
+    event.update(_channel('Transferee', *transferee, state='6',
+            state_desc='Up'))
+    event.update({'BridgeUniqueid': 'b-' + transferee[2],
+            'BridgeType': 'basic', 'IsExternal': 'No',
+            'Context': context, 'Extension': extension})
+    return event
+
+
+def attended_transfer(orig, second, target, transferee):
+    """orig: the transferer's channel talking to the client, second: its
+    consultation channel, target: the colleague it consulted"""
+    event = {'Event': 'AttendedTransfer', 'Privilege': 'call,all',
+        'Result': 'Success'}
+    for prefix, channel in [('OrigTransferer', orig),
+            ('SecondTransferer', second), ('TransferTarget', target),
+            ('Transferee', transferee)]:
+        event.update(_channel(prefix, *channel, state='6',
+                state_desc='Up'))
+    event.update({'OrigBridgeUniqueid': 'b-' + orig[2],
+            'SecondBridgeUniqueid': 'b-' + second[2],
+            'DestType': 'Bridge', 'DestBridgeUniqueid': 'b-' + orig[2]})
+    return event
+
+
 # -- whole calls
 
 def inbound_answered(caller, did, ext, uid, talk_file=None):
@@ -280,3 +311,51 @@ def outbound(ext, number, uid, status='ANSWER'):
             '17' if status == 'BUSY' else '16'),
         ]
     return events
+
+
+def _answered_leg(trunk, phone):
+    return [
+        newchannel(phone[0], phone[1], phone[2], phone[3], '',
+            'from-internal'),
+        dial_begin(trunk, phone, phone[3]),
+        dial_end(trunk, phone, 'ANSWER'),
+        bridge_enter(phone[0], phone[1], phone[2], phone[3], 2),
+        ]
+
+
+def inbound_blind_transfer(caller, did, first, second, uid):
+    "first answers, sends the call to second blind; second answers"
+    trunk = ('PJSIP/trunk-%s' % uid, uid, uid, caller, '')
+    one = ('PJSIP/%s-%s' % (first, uid), uid + '.1', uid, first, '')
+    two = ('PJSIP/%s-%s' % (second, uid), uid + '.2', uid, second, '')
+    return ([newchannel(trunk[0], uid, uid, caller, did),
+            bridge_enter(trunk[0], uid, uid, caller, 1)]
+        + _answered_leg(trunk, one)
+        + [blind_transfer(one[:4], trunk[:4], second),
+            hangup(one[0], one[1], uid, first)]
+        + _answered_leg(trunk, two)
+        + [hangup(two[0], two[1], uid, second),
+            hangup(trunk[0], uid, uid, caller)])
+
+
+def inbound_attended_transfer(caller, did, first, second, uid):
+    """first answers, calls second (a consultation call of its own
+    Linkedid), then joins the client to second"""
+    consult = uid + '9'
+    trunk = ('PJSIP/trunk-%s' % uid, uid, uid, caller, '')
+    one = ('PJSIP/%s-%s' % (first, uid), uid + '.1', uid, first, '')
+    out = ('PJSIP/%s-%s' % (first, consult), consult, consult, first, '')
+    two = ('PJSIP/%s-%s' % (second, consult), consult + '.1', consult,
+        second, '')
+    return ([newchannel(trunk[0], uid, uid, caller, did),
+            bridge_enter(trunk[0], uid, uid, caller, 1)]
+        + _answered_leg(trunk, one)
+        + [newchannel(out[0], consult, consult, first, second,
+                'from-internal'),
+            bridge_enter(out[0], consult, consult, first, 1)]
+        + _answered_leg(out, two)
+        + [attended_transfer(one[:4], out[:4], two[:4], trunk[:4]),
+            hangup(one[0], one[1], uid, first),
+            hangup(out[0], consult, consult, first),
+            hangup(two[0], two[1], consult, second),
+            hangup(trunk[0], uid, uid, caller)])

@@ -75,7 +75,10 @@ def setup(pool, transaction, ami_port):
                     'ami_port': ami_port, 'ami_username': 'crm',
                     'ami_secret': 'pass', 'default_employee': bob.id},
                 ])
+        ModelData = pool.get('ir.model.data')
         return {'company': company.id, 'alice': alice.id, 'bob': bob.id,
+            'admin': admin.id,
+            'pbx_user': ModelData.get_id('crm_telephony', 'user_pbx'),
             'client': client.id, 'webhook_line': webhook.id,
             'webhook_secret': webhook.webhook_secret, 'ami_line': ami.id,
             'route_secret': ami.webhook_secret}

@@ -10,7 +10,8 @@ from trytond.tests.test_tryton import (
 
 from .ami_peer import (
     AmiPeer, bridge_enter, cdr, dial_begin, dial_end, hangup,
-    inbound_answered, inbound_missed, newchannel, outbound)
+    inbound_answered, inbound_attended_transfer, inbound_blind_transfer,
+    inbound_missed, newchannel, outbound)
 from .tools import CLIENT_PHONE, UNKNOWN_PHONE, telephony_company
 
 LINE = '74951112233'
@@ -62,7 +63,7 @@ class AmiConnectorTestCase(unittest.TestCase):
         applied here, in the test's transaction (SQLite in memory is not
         shared between threads; tests/test_telephony_ami.py runs the whole
         connector process against a server's database)."""
-        a, b, c, d, e, f = ['17%02d.1' % i for i in range(6)]
+        a, b, c, d, e, f, g, h = ['17%02d.1' % i for i in range(8)]
         call_d = inbound_answered(UNKNOWN_PHONE, LINE, '102', d)
         peer = AmiPeer([
                 [('expect_login', 'crm', 'pass'),
@@ -84,6 +85,10 @@ class AmiConnectorTestCase(unittest.TestCase):
                                 '2026-01-05 10:00:00', '2026-01-05 10:00:05',
                                 '2026-01-05 10:01:05', 65, 60, 'ANSWERED')]),
                     ('events', queued(CLIENT_PHONE, e)),
+                    ('events', inbound_blind_transfer(
+                                CLIENT_PHONE, LINE, '101', '102', g)),
+                    ('events', inbound_attended_transfer(
+                                CLIENT_PHONE, LINE, '101', '102', h)),
                     ('events', transferred(CLIENT_PHONE, f)),
                     ('wait',)],
                 ])
@@ -123,7 +128,9 @@ class AmiConnectorTestCase(unittest.TestCase):
                 thread.join(30)
             self.assertEqual(peer.connections, 2)
             calls = {c.external_id: c for c in Call.search([])}
-            self.assertEqual(sorted(calls), sorted([a, b, c, d, e, f]))
+            # the consultation call of the attended transfer is internal
+            self.assertEqual(sorted(calls),
+                sorted([a, b, c, d, e, f, g, h]))
             self.assertEqual(calls[a].result, 'answered')
             self.assertEqual(calls[a].direction, 'incoming')
             self.assertEqual(calls[a].contact.id, ids['client'])
@@ -143,12 +150,25 @@ class AmiConnectorTestCase(unittest.TestCase):
             self.assertEqual(calls[e].result, 'answered')
             self.assertEqual(calls[f].employee.id, ids['bob'])
             self.assertEqual(calls[f].extension, '102')
+            # blind and attended transfers: Bob ends up with the call,
+            # Alice passed it on, the timeline says so
+            for uid, kind in [(g, 'blind'), (h, 'attended')]:
+                call = calls[uid]
+                self.assertEqual(call.transfer, kind)
+                self.assertEqual(call.transferred_by.id, ids['alice'])
+                self.assertEqual(call.transferred_from, '101')
+                self.assertEqual(call.employee.id, ids['bob'])
+                self.assertEqual(call.extension, '102')
+                self.assertEqual(call.result, 'answered')
+                self.assertEqual(call.activity.responsible.id, ids['bob'])
+                self.assertIn('transfer from Alice to Bob',
+                    call.activity.description)
             for call in calls.values():
                 self.assertEqual(call.state, 'finished')
                 self.assertEqual(call.activity.type, 'call')
             # one activity per call, one task for the missed one
             self.assertEqual(Activity.search_count([('type', '=', 'call')]),
-                6)
+                8)
             task, = Activity.search([('type', '=', 'task')])
             self.assertEqual(task.responsible.id, ids['alice'])
 

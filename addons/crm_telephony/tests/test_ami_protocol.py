@@ -6,7 +6,8 @@ from trytond.modules.crm_telephony.ami_protocol import (
     AmiParser, CallTracker, ProtocolError, channel_peer, format_action)
 from trytond.modules.crm_telephony.tests.ami_peer import (
     BANNER, bridge_enter, cdr, dial_begin, dial_end, encode, hangup,
-    inbound_answered, inbound_missed, newchannel, outbound)
+    inbound_answered, inbound_attended_transfer, inbound_blind_transfer,
+    inbound_missed, newchannel, outbound)
 
 NOW = datetime.datetime(2026, 1, 5, 10, 0, 0)
 
@@ -189,3 +190,31 @@ class CallTrackerTestCase(unittest.TestCase):
         self.assertEqual([a['answered_by'] for a in answers], ['101', '102'])
         self.assertEqual(ops[-1][1]['extension'], '102')
         self.assertEqual(ops[-1][1]['result'], 'answered')
+
+    def test_blind_and_attended_transfer_events(self):
+        """BlindTransfer and AttendedTransfer move the call to the target;
+        the consultation call between two extensions is no client call"""
+        for build, kind in [(inbound_blind_transfer, 'blind'),
+                (inbound_attended_transfer, 'attended')]:
+            ops = run(build('+79161234567', '749511', '101', '102',
+                    '1700.2'))
+            transfers = [d for k, d in ops if k == 'transfer']
+            self.assertEqual(len(transfers), 1, ops)
+            self.assertEqual(transfers[0]['transfer'], kind)
+            self.assertEqual(transfers[0]['transferred_by'], '101')
+            self.assertEqual(transfers[0]['transferred_to'], '102')
+            self.assertEqual({d['external_id'] for _, d in ops}, {'1700.2'})
+            self.assertEqual([k for k, _ in ops].count('start'), 1)
+            self.assertEqual(ops[-1][0], 'finish')
+            self.assertEqual(ops[-1][1]['extension'], '102')
+            self.assertEqual(ops[-1][1]['result'], 'answered')
+
+    def test_failed_transfer_changes_nothing(self):
+        events = inbound_blind_transfer('+79161234567', '749511', '101',
+            '102', '1700.3')
+        transfer = next(e for e in events if e['Event'] == 'BlindTransfer')
+        transfer['Result'] = 'Fail'
+        t = tracker()
+        ops = run(events[:events.index(transfer) + 1], t)
+        self.assertNotIn('transfer', [k for k, _ in ops])
+        self.assertEqual(t.calls['1700.3'].extension, '101')

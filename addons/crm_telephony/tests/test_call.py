@@ -196,6 +196,28 @@ class CallTestCase(_TelephonyTestCase):
                 Activity.search_count([('type', '=', 'task')]), 0)
 
     @with_transaction()
+    def test_pbx_user(self):
+        "A webhook's call is written by the PBX user, who cannot go further"
+        from trytond.model.exceptions import AccessError
+        from trytond.modules.crm_telephony.pbx_user import as_pbx, pbx_user
+        pool = Pool()
+        Call = pool.get('crm.telephony.call')
+        Line = pool.get('crm.telephony.line')
+        with telephony_company() as env:
+            line, = Line.create([{'company': env['company'].id,
+                        'number': '+74951119999', 'connector': 'webhook'}])
+            with as_pbx(env['company'].id):
+                call = Call.webhook_apply(Line(line.id), {
+                        'event': 'call.started', 'call_id': 'x-1',
+                        'from': CLIENT_PHONE})
+                self.assertEqual(call.contact.id, env['client'].id)
+                # its own line's secret is out of its reach
+                with self.assertRaises(AccessError):
+                    Line.write([Line(line.id)], {'webhook_secret': 'mine'})
+            self.assertNotEqual(pbx_user(), 0)
+            self.assertEqual(Call(call.id).create_uid.id, pbx_user())
+
+    @with_transaction()
     def test_call_card(self):
         "The card shows while ringing, leaves when answered elsewhere"
         pool = Pool()
@@ -260,15 +282,25 @@ class CallTestCase(_TelephonyTestCase):
 
     @with_transaction()
     def test_recording_fetch_and_retention(self):
-        "The queue task downloads the URL; old recordings are purged"
+        """The queue task downloads the URL, from an internal host only
+        when the line allows it (SSRF); old recordings are purged"""
         import datetime
         Call = Pool().get('crm.telephony.call')
         bodies = {'/rec/a.mp3': MP3, '/rec/page.html': b'<html></html>'}
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
+                if self.path == '/rec/moved.mp3':
+                    # a public PBX sending us to the cloud metadata host
+                    self.send_response(302)
+                    self.send_header('Location',
+                        'http://169.254.169.254/latest/meta-data')
+                    self.end_headers()
+                    return
                 body = bodies.get(self.path)
                 self.send_response(200 if body else 404)
+                self.send_header('Content-Type', 'audio/mpeg'
+                    if self.path.endswith('.mp3') else 'text/html')
                 self.send_header('Content-Length', str(len(body or b'')))
                 self.end_headers()
                 self.wfile.write(body or b'')
@@ -281,17 +313,39 @@ class CallTestCase(_TelephonyTestCase):
         base = 'http://127.0.0.1:%d' % server.server_address[1]
         try:
             with telephony_company(call_recording_retention=30):
-                call_id = rest('telephony.externalcall.register',
-                    USER_PHONE_INNER='101',
-                    PHONE_NUMBER=CLIENT_PHONE)['CALL_ID']
+                rest('telephony.externalcall.register',
+                    USER_PHONE_INNER='101', PHONE_NUMBER=CLIENT_PHONE,
+                    LINE_NUMBER=LINE_NUMBER)
                 call, = Call.search([])
-                with self.assertRaises(Exception):
-                    Call.fetch_recording([call], base + '/rec/page.html')
-                Call.fetch_recording([call], base + '/rec/a.mp3')
-                call = Call(call.id)
+
+                def fetched(url):
+                    Call.fetch_recording([call], url)
+                    return Call(call.id)
+                # loopback and private addresses are refused, with the
+                # reason on the call (no connection to 10.x is made)
+                for url, address in [
+                        (base + '/rec/a.mp3', '127.0.0.1'),
+                        ('http://10.1.2.3/rec/a.mp3', '10.1.2.3'),
+                        ('http://[::1]:1/rec/a.mp3', '::1')]:
+                    refused = fetched(url)
+                    self.assertIsNone(refused.recording_id)
+                    self.assertIn('internal address %s' % address,
+                        refused.recording_error)
+                self.assertIn('http and https', fetched(
+                        'file:///etc/passwd').recording_error)
+                # the administrator lists the PBX as an internal host
+                line = call.line
+                line.internal_hosts = 'pbx.lan, 127.0.0.1'
+                line.save()
+                self.assertIn('"text/html", not audio', fetched(
+                        base + '/rec/page.html').recording_error)
+                # a redirect is checked like the first address
+                self.assertIn('internal address 169.254.169.254', fetched(
+                        base + '/rec/moved.mp3').recording_error)
+                call = fetched(base + '/rec/a.mp3')
+                self.assertIsNone(call.recording_error)
                 self.assertEqual(call.recording, MP3)
                 self.assertEqual(call.recording_source, base + '/rec/a.mp3')
-                del call_id
 
                 Call.purge_recordings()
                 self.assertTrue(Call(call.id).recording_id)
