@@ -75,6 +75,37 @@ def _columns(cursor, table):
     return {c for c, in cursor}
 
 
+def _delete_data_records(cursor, module, dropped):
+    """Delete the records the module's XML files made in other modules'
+    tables (a group, a technical user, its memberships): left behind, they
+    would clash with the records switching the feature on again creates.
+    Newest first, so that links go before what they link."""
+    ir_model_data = Table('ir_model_data')
+    existing = _existing_tables(cursor)
+    cursor.execute(*ir_model_data.select(
+            ir_model_data.model, ir_model_data.db_id,
+            where=ir_model_data.module.in_([module, KEPT_PREFIX + module]),
+            order_by=[ir_model_data.id.desc]))
+    for model, db_id in cursor.fetchall():
+        table = model.replace('.', '_')
+        if table in dropped or table not in existing or not db_id:
+            continue
+        Table_ = Table(table)
+        if backend.name == 'postgresql':
+            cursor.execute('SAVEPOINT crm_purge_record')
+        try:
+            cursor.execute(*Table_.delete(where=Table_.id == db_id))
+        except backend.DatabaseIntegrityError:
+            # still used by the users' own records: kept
+            if backend.name == 'postgresql':
+                cursor.execute('ROLLBACK TO SAVEPOINT crm_purge_record')
+            logger.warning("kept %s %s of %s: still in use",
+                model, db_id, module)
+            continue
+        if backend.name == 'postgresql':
+            cursor.execute('RELEASE SAVEPOINT crm_purge_record')
+
+
 def purge(name, module):
     """Drop the tables and columns of module in database name, with its
     kept XML ids, models and translations. module must be deactivated.
@@ -111,6 +142,7 @@ def purge(name, module):
                     cursor.execute(
                         f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
                 dropped_columns.append(f'{table}.{column}')
+        _delete_data_records(cursor, module, set(dropped_tables))
         cursor.execute(*ir_model_data.delete(
                 where=ir_model_data.module.in_([module, KEPT_PREFIX + module])))
         cursor.execute(*ir_module.delete(
