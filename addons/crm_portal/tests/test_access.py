@@ -6,7 +6,7 @@ from trytond.modules.company.tests import (
     create_company, create_employee, set_company)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
-    activate_module, with_transaction)
+    activate_module, drop_db, with_transaction)
 from trytond.transaction import Transaction
 
 ENTITIES = ['lead', 'deal', 'contact', 'company', 'activity']
@@ -207,6 +207,8 @@ class AccessTestCase(AccessMixin, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        # never on a database left by another class: Tryton would cache it
+        drop_db()
         activate_module('crm_portal')
 
     @with_transaction()

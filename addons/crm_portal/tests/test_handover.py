@@ -4,7 +4,8 @@ from trytond.model.exceptions import ValidationError
 from trytond.modules.company.tests import (
     create_company, create_employee, set_company)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import activate_module, with_transaction
+from trytond.tests.test_tryton import (
+    activate_module, drop_db, with_transaction)
 from trytond.transaction import Transaction
 
 
@@ -13,6 +14,8 @@ class HandoverTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        # never on a database left by another class: Tryton would cache it
+        drop_db()
         activate_module('crm_portal')
 
     def create_work(self, company, employee):
