@@ -10,6 +10,7 @@ import nh3
 from trytond.config import config
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
+from trytond.modules.crm_portal.event_delivery import retry_due_before
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
@@ -251,14 +252,10 @@ class Message(ModelSQL, ModelView):
         """Queue again the pending deliveries whose time has come (cron):
         without a queue worker a scheduled task would wait for ever"""
         from .conversation import now
-        moment = now()
-        if config.getboolean('queue', 'worker', default=False):
-            # Leave time to the scheduled task before queueing another one
-            moment -= datetime.timedelta(minutes=10)
         messages = cls.search([
                 ('delivery', '=', 'pending'),
                 ('webhook_delivery', '=', None),
-                ('next_attempt', '<=', moment),
+                ('next_attempt', '<=', retry_due_before(now())),
                 ], order=[('next_attempt', 'ASC')])
         cls._push(messages)
 

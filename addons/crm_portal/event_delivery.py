@@ -241,15 +241,21 @@ class Delivery(Workflow, ModelSQL, ModelView):
     @classmethod
     def retry_due(cls):
         "Re-queue the pending deliveries whose time has come (cron)"
-        now = datetime.datetime.now()
-        if config.getboolean('queue', 'worker', default=False):
-            # Leave time to the scheduled task before queueing another one
-            now -= datetime.timedelta(minutes=10)
         deliveries = cls.search([
                 ('state', '=', 'pending'),
-                ('next_attempt', '<=', now),
+                ('next_attempt', '<=', retry_due_before(
+                        datetime.datetime.now())),
                 ], order=[('next_attempt', 'ASC')])
         cls._push(deliveries)
+
+
+def retry_due_before(now):
+    """The latest next attempt a retry cron may queue again at now: with a
+    queue worker, the scheduled task keeps 10 minutes before the cron
+    queues another one (without one it would wait for ever)"""
+    if config.getboolean('queue', 'worker', default=False):
+        return now - datetime.timedelta(minutes=10)
+    return now
 
 
 class Cron(metaclass=PoolMeta):
