@@ -62,6 +62,23 @@ def _line_taxes(line, amount):
     return taxes
 
 
+def line_discount(line):
+    """(amount, percent) of the discount of a sale or invoice line, or None.
+    Only Tryton's sale_discount / account_invoice_discount modules keep the
+    price before a discount (base_price, discount_rate); without them a
+    line holds its final unit price alone and no discount is known (the
+    catalog price of today may differ from the price agreed then)."""
+    base = getattr(line, 'base_price', None)
+    price = line.unit_price
+    if base is None or price is None or base <= price:
+        return None
+    amount = (base - price) * Decimal(str(line.quantity or 0))
+    rate = getattr(line, 'discount_rate', None)
+    if rate is None:
+        rate = (base - price) / base
+    return amount, (Decimal(rate) * 100).quantize(Decimal('0.01'))
+
+
 def _lines(xf, lines, units):
     with xf.element('Товары'):
         for line in lines:
@@ -88,13 +105,14 @@ def _lines(xf, lines, units):
                 _el(xf, 'ЦенаЗаЕдиницу', _money(line.unit_price))
                 _el(xf, 'Количество', _qty(line.quantity))
                 _el(xf, 'Сумма', _money(amount))
-                base = getattr(line, 'base_price', None)
-                if base and line.unit_price is not None and base > line.unit_price:
+                discount = line_discount(line)
+                if discount:
                     with xf.element('Скидки'):
                         with xf.element('Скидка'):
-                            _el(xf, 'Сумма', _money(
-                                    (base - line.unit_price)
-                                    * Decimal(str(line.quantity or 0))))
+                            _el(xf, 'Наименование', 'Скидка')
+                            _el(xf, 'Сумма', _money(discount[0]))
+                            _el(xf, 'Процент', _qty(discount[1]))
+                            # the line's Сумма is already the discounted one
                             _el(xf, 'УчтеноВСумме', 'true')
                 taxes = _line_taxes(line, amount)
                 if taxes:

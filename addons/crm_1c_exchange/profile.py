@@ -39,6 +39,7 @@ class Profile(ModelSQL, ModelView):
     scheduled = fields.Selection([
             (None, "None"),
             ('soap', "SOAP Service of 1C"),
+            ('http', "HTTP Service of 1C"),
             ], "Scheduled Exchange",
         help="Exchange started from our side for a 1C database "
         "publishing a web service.")
@@ -46,11 +47,20 @@ class Profile(ModelSQL, ModelView):
             'required': Eval('scheduled') == 'soap',
             'invisible': Eval('scheduled') != 'soap',
             })
+    catalog_url = fields.Char("Catalog URL", states={
+            'required': Eval('scheduled') == 'http',
+            'invisible': Eval('scheduled') != 'http',
+            }, help="Address answering GET with the CommerceML package "
+        "(XML or zip).")
+    orders_url = fields.Char("Orders URL", states={
+            'invisible': Eval('scheduled') != 'http',
+            }, help="Address receiving the orders document by POST; "
+        "empty: orders are not sent.")
     service_user = fields.Char("Service User", states={
-            'invisible': Eval('scheduled') != 'soap',
+            'invisible': ~Eval('scheduled'),
             })
     service_password = fields.Char("Service Password", strip=False, states={
-            'invisible': Eval('scheduled') != 'soap',
+            'invisible': ~Eval('scheduled'),
             })
     operation_catalog = fields.Char("Catalog Operation", states={
             'invisible': Eval('scheduled') != 'soap',

@@ -9,7 +9,8 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
-from trytond.modules.crm_1c_exchange.documents_out import query
+from trytond.modules.crm_1c_exchange.documents_out import (
+    line_discount, query)
 from trytond.modules.crm_1c_exchange.party import match_counterparty
 
 from .tools import counts, new_session, run_file, upload
@@ -119,6 +120,9 @@ class DocumentsTestCase(CrmTestCase):
             self.assertEqual(line.findtext('Количество'), '3')
             self.assertEqual(line.findtext('ЦенаЗаЕдиницу'), '100.00')
             self.assertEqual(line.find('БазоваяЕдиница').get('Код'), '796')
+            # the sale line of the installed modules has no price before a
+            # discount: no discount is invented
+            self.assertIsNone(line.find('Скидки'))
 
             # not confirmed: sent again
             again = new_session(company, 'sale')
@@ -284,3 +288,21 @@ class InvoiceStatusTestCase(CrmTestCase):
             self.assertEqual(Invoice(invoice.id).state, 'paid')
             self.assertEqual(Opportunity(deal.id).stage,
                 stages['EXECUTING'])
+
+    def test_line_discount(self):
+        "A line priced below its base price: the discount 1C reads"
+        from types import SimpleNamespace as Line
+
+        # the fields Tryton's sale_discount module adds to a sale line
+        self.assertEqual(line_discount(Line(base_price=Decimal('120'),
+                    unit_price=Decimal('90'), quantity=2,
+                    discount_rate=Decimal('0.25'))),
+            (Decimal('60'), Decimal('25.00')))
+        self.assertEqual(line_discount(Line(base_price=Decimal('200'),
+                    unit_price=Decimal('150'), quantity=1.5)),
+            (Decimal('75.0'), Decimal('25.00')))
+        # no base price (the installed sale module), or none below it
+        self.assertIsNone(line_discount(Line(unit_price=Decimal('90'),
+                    quantity=1)))
+        self.assertIsNone(line_discount(Line(base_price=Decimal('90'),
+                    unit_price=Decimal('90'), quantity=1)))
