@@ -2,9 +2,8 @@
 # their messages) of the lines they are an operator of, and those handed
 # to them; CRM managers and administrators see all (conversation.xml).
 from trytond.pool import PoolMeta
-from trytond.transaction import Transaction
 
-from .conversation import current_employee
+from trytond.modules.crm_portal.access import current_employee
 
 MODELS = {'crm.openline.conversation', 'crm.openline.message'}
 
@@ -22,8 +21,5 @@ class Rule(metaclass=PoolMeta):
         return context
 
     @classmethod
-    def _get_cache_key(cls, model_names):
-        key = super()._get_cache_key(model_names)
-        if MODELS.intersection(model_names):
-            key = (*key, Transaction().user, current_employee())
-        return key
+    def _crm_keyed_models(cls):
+        return super()._crm_keyed_models() | MODELS

@@ -8,9 +8,11 @@ from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.pool import Pool, PoolMeta
-from trytond.modules.crm_portal.rest_ratelimit import autocommit_cursor
 from trytond.pyson import Bool, Eval
 from trytond.transaction import Transaction
+
+from trytond.modules.crm_portal.access import current_employee
+from trytond.modules.crm_portal.rest_ratelimit import autocommit_cursor
 
 from .message import clean_text
 from .routing import format_tried, parse_tried
@@ -39,16 +41,6 @@ def now():
     if value:
         return value
     return datetime.datetime.utcnow()
-
-
-def current_employee():
-    pool = Pool()
-    User = pool.get('res.user')
-    employee = Transaction().context.get('employee')
-    if employee:
-        return employee
-    user = User(Transaction().user)
-    return user.employee.id if getattr(user, 'employee', None) else None
 
 
 class Conversation(Workflow, ModelSQL, ModelView):

@@ -7,7 +7,7 @@ from trytond.pool import Pool, PoolMeta
 from trytond.transaction import without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
-from .conversation import current_employee
+from trytond.modules.crm_portal.access import current_employee
 
 STATUSES = [
     ('available', "Available"),

@@ -336,9 +336,14 @@ class Rule(metaclass=PoolMeta):
         return simplified
 
     @classmethod
+    def _crm_keyed_models(cls):
+        "The models whose rules read the user's employee (extended by modules)"
+        return MODELS
+
+    @classmethod
     def _get_cache_key(cls, model_names):
         key = super()._get_cache_key(model_names)
-        if MODELS.intersection(model_names):
+        if cls._crm_keyed_models().intersection(model_names):
             key = (*key, Transaction().user, current_employee())
         return key
 
