@@ -23,14 +23,17 @@ class RestTestCase(CrmTestCase):
         return cm.exception
 
 
-def _user(company, employee, login):
+def make_user(company, employee, login, manager=False):
+    "A CRM user of employee (a sales manager when manager)"
     pool = Pool()
     User = pool.get('res.user')
     ModelData = pool.get('ir.model.data')
-    group = ModelData.get_id('crm_portal', 'group_crm')
+    groups = [ModelData.get_id('crm_portal', 'group_crm')]
+    if manager:
+        groups.append(ModelData.get_id('crm_portal', 'group_crm_manager'))
     user, = User.create([{
                 'name': login, 'login': login,
-                'groups': [('add', [group])],
+                'groups': [('add', groups)],
                 'companies': [('add', [company.id])],
                 'company': company.id,
                 'employees': [('add', [employee.id])],
@@ -66,8 +69,8 @@ def crm_user():
         Pipeline.create_standard(company)
         alice = create_employee(company, "Alice")
         bob = create_employee(company, "Bob")
-        user = _user(company, alice, 'alice')
-        other = _user(company, bob, 'bob')
+        user = make_user(company, alice, 'alice')
+        other = make_user(company, bob, 'bob')
     with as_user(user):
         yield {'company': company, 'user': user, 'other': other,
             'alice': alice, 'bob': bob}

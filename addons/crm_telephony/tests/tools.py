@@ -2,40 +2,17 @@
 from contextlib import contextmanager
 
 from trytond.modules.company.tests import create_employee
+from trytond.modules.crm_portal.tests.rest_tools import (
+    as_user, make_user)
+from trytond.modules.crm_portal.tests.rest_tools import (  # noqa: F401
+    call as rest)
 from trytond.modules.crm_portal.tests.tools import crm_company
 from trytond.pool import Pool
-from trytond.transaction import Transaction
 
 CLIENT_PHONE = '+79161234567'
 UNKNOWN_PHONE = '+79035550101'
 LINE_NUMBER = '+74951112233'
 MP3 = b'ID3\x04\x00\x00\x00\x00\x00\x00' + b'\xff\xfb\x90\x00' * 64
-
-
-def make_user(company, employee, login):
-    pool = Pool()
-    User = pool.get('res.user')
-    ModelData = pool.get('ir.model.data')
-    groups = [ModelData.get_id('crm_portal', 'group_crm'),
-        ModelData.get_id('crm_portal', 'group_crm_manager')]
-    user, = User.create([{
-                'name': login, 'login': login,
-                'groups': [('add', groups)],
-                'companies': [('add', [company.id])],
-                'company': company.id,
-                'employees': [('add', [employee.id])],
-                'employee': employee.id,
-                }])
-    return user
-
-
-@contextmanager
-def as_user(user):
-    User = Pool().get('res.user')
-    with Transaction().set_user(user.id):
-        context = User.get_preferences(context_only=True)
-        with Transaction().set_context(context):
-            yield
 
 
 @contextmanager
@@ -58,8 +35,10 @@ def telephony_company(**config):
                 {'company': company.id, 'extension': '102',
                     'employee': bob.id},
                 ])
-        user = make_user(company, alice, 'alice-%d' % company.id)
-        other = make_user(company, bob, 'bob-%d' % company.id)
+        user = make_user(company, alice, 'alice-%d' % company.id,
+            manager=True)
+        other = make_user(company, bob, 'bob-%d' % company.id,
+            manager=True)
         client, = Party.create([{
                     'name': "Ivan Petrov",
                     'crm_responsible': alice.id,
@@ -74,8 +53,3 @@ def telephony_company(**config):
         yield {'company': company, 'user': user, 'other': other,
             'alice': alice, 'bob': bob, 'client': client, 'line': line}
 
-
-def rest(name, **params):
-    Rest = Pool().get('crm.rest')
-    result, extra = Rest.call(name, params)
-    return (result, extra) if extra else result
