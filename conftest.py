@@ -6,6 +6,7 @@ and output checker so they behave as under `python -m unittest`; and
 give each pytest-xdist worker (`make test` runs two) its own test database.
 """
 import doctest
+import hashlib
 import io
 import os
 import time
@@ -21,14 +22,81 @@ def pytest_configure(config):
     Tryton's test set-up reads DB_NAME and DB_CACHE when first imported:
     here, before the test files import it."""
     worker = os.environ.get('PYTEST_XDIST_WORKER')
-    if not worker:
-        return
     uri = os.environ.get('TRYTOND_DATABASE__URI', '')
-    if not uri.startswith('sqlite') and uri:
+    folder = os.environ.get('TEST_CACHE_DIR') or os.environ.get('DB_CACHE')
+    if worker and uri and not uri.startswith('sqlite'):
         name = os.environ.get('DB_NAME') or f'test_{int(time.time())}'
         os.environ['DB_NAME'] = f'{name}_{worker}'
-    if os.environ.get('DB_CACHE'):
-        _serialise_module_activation(os.environ['DB_CACHE'])
+    if folder and uri.startswith('postgresql'):
+        _postgresql_templates(folder, fresh=not worker)
+    if not uri or uri.startswith('sqlite'):
+        _keep_memory_transactions()
+    if worker and folder:
+        _serialise_module_activation(folder)
+
+
+def _keep_memory_transactions():
+    """Tryton's SQLite backend hands the one connection of an in-memory
+    database to every caller. A caller asking for autocommit (its cache
+    sync, at a transaction's start once every [cache] clean_timeout; its
+    cache commit, in a task's own transaction) switches that connection to
+    autocommit, which commits the test's pending transaction and leaves
+    the rest of the test committing each statement: the records then
+    outlive the test's rollback and surprise the next tests of the class,
+    at moments that depend on the clock. In memory, the connection stays
+    transactional."""
+    from trytond.backend.sqlite.database import Database
+    get_connection = Database.get_connection
+
+    def transactional(self, autocommit=False, readonly=False,
+            statement_timeout=None):
+        if self.name == ':memory:':
+            autocommit = False
+        return get_connection(self, autocommit=autocommit, readonly=readonly,
+            statement_timeout=statement_timeout)
+    Database.get_connection = transactional
+
+
+def template_prefix(folder):
+    """The prefix of the PostgreSQL databases the test cache folder keeps:
+    Tryton's databases of activated modules, tests/tenant_server.py's
+    tenants. One per folder, so that runs with other folders (another
+    checkout, a helper's private run) neither use nor drop them."""
+    key = hashlib.sha1(os.path.realpath(folder).encode()).hexdigest()[:8]
+    return f'tc{key}-'
+
+
+def _postgresql_templates(folder, fresh):
+    """On PostgreSQL, cache databases as template databases (a copy is
+    CREATE DATABASE ... TEMPLATE: a fraction of a second, where pg_restore
+    of a dump takes seconds). The cache folder keeps the locks; the
+    templates live as long as it does: a new folder (`make test` starts
+    with one) drops the templates of an earlier run, which may hold
+    another version of the modules."""
+    from trytond.tests import test_tryton
+    os.environ['TEST_CACHE_DIR'] = folder
+    os.environ['TEST_TEMPLATE_PREFIX'] = prefix = template_prefix(folder)
+    os.environ['DB_CACHE'] = test_tryton.DB_CACHE = 'postgresql://'
+
+    def cache_file(path, name):
+        # Tryton's own name, test-<hash>, is the same for every folder
+        digest = hashlib.shake_128(name.encode()).hexdigest(20)
+        return f'postgresql:///{prefix}{digest}'
+    test_tryton._db_cache_file = cache_file
+    marker = os.path.join(folder, '.postgresql-templates')
+    if not fresh or os.path.exists(marker):
+        return
+    import psycopg
+    with psycopg.connect(
+            os.environ['TRYTOND_DATABASE__URI'].rstrip('/') + '/postgres',
+            autocommit=True) as connection:
+        cursor = connection.cursor()
+        cursor.execute('SELECT datname FROM pg_database '
+            'WHERE starts_with(datname, %s)', (prefix,))
+        for name, in cursor.fetchall():
+            cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    os.makedirs(folder, exist_ok=True)
+    open(marker, 'w').close()
 
 
 def _serialise_module_activation(cache):
@@ -36,7 +104,6 @@ def _serialise_module_activation(cache):
     while the other waits, then restores that cache instead of building
     the same database again."""
     import fcntl
-    import hashlib
 
     from trytond.tests import test_tryton
 

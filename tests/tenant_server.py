@@ -46,7 +46,7 @@ def create_tenant(env, name, *args):
     the command itself: under `make test` (DB_CACHE set) the first tenant
     made with these arguments is saved and the next ones are copies with
     their own admin password (seconds instead of half a minute each)."""
-    cache = os.environ.get('DB_CACHE')
+    cache = os.environ.get('TEST_CACHE_DIR') or os.environ.get('DB_CACHE')
     if not cache:
         return run_crm(env, 'tenant', 'create', name, *args)
     folder = Path(cache, 'tenants')
@@ -74,11 +74,23 @@ def _sqlite_file(env, name):
     return Path(env['TRYTOND_DATABASE__PATH'], name + '.sqlite')
 
 
+def _template(saved):
+    "The database a tenant is saved as on PostgreSQL (see conftest.py)"
+    return os.environ.get('TEST_TEMPLATE_PREFIX', 'tc-') + saved.name
+
+
+def _copy_database(env, name, template):
+    # a copy of a template database: no connection to it may be open
+    subprocess.run(['psql', '-q', '-d', _pg_url(env, 'postgres'), '-c',
+            f'CREATE DATABASE "{name}" TEMPLATE "{template}"'],
+        check=True, timeout=120)
+
+
 def _save_tenant(env, name, saved):
     partial = saved.with_suffix('.partial')
     if POSTGRESQL:
-        subprocess.run(['pg_dump', '-Fc', '-f', str(partial),
-                _pg_url(env, name)], check=True, timeout=300)
+        _copy_database(env, _template(saved), name)
+        partial.write_text(_template(saved))
     else:
         shutil.copyfile(_sqlite_file(env, name), partial)
     partial.rename(saved)
@@ -86,11 +98,7 @@ def _save_tenant(env, name, saved):
 
 def _restore_tenant(env, name, saved):
     if POSTGRESQL:
-        subprocess.run(['psql', '-q', '-d', _pg_url(env, 'postgres'), '-c',
-                f'CREATE DATABASE "{name}" TEMPLATE template0 '
-                "ENCODING 'unicode'"], check=True, timeout=120)
-        subprocess.run(['pg_restore', '--no-owner', '-d',
-                _pg_url(env, name), str(saved)], check=True, timeout=300)
+        _copy_database(env, name, _template(saved))
     else:
         _sqlite_file(env, name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(saved, _sqlite_file(env, name))
