@@ -194,7 +194,9 @@ class Call(ModelSQL, ModelView):
         Extension = pool.get('crm.telephony.extension')
         company = int(company)
         number = str(number or '').strip()
-        regions = default_regions(company)
+        # a number with its country code reads the same in every region:
+        # the regions (two queries) are for national numbers only
+        regions = [] if number.startswith('+') else default_regions(company)
         e164 = normalize_phone(number, regions) if number else None
         if strict and not e164:
             raise UserError(gettext('crm_telephony.msg_invalid_number',
@@ -236,10 +238,11 @@ class Call(ModelSQL, ModelView):
         call, = cls.create([values])
 
         known = found['contact'] or found['client'] or found['opportunity']
-        if crm_create is None:
-            crm_create = telephony_config(company)['call_create_leads']
-        if not known and crm_create and e164:
-            call._create_lead()
+        if not known and e164:
+            if crm_create is None:
+                crm_create = telephony_config(company)['call_create_leads']
+            if crm_create:
+                call._create_lead()
         if (direction == 'incoming' and call.opportunity
                 and call.opportunity.crm_type == 'deal'):
             Automation = pool.get('crm.automation')

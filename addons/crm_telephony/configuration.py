@@ -1,4 +1,5 @@
 # Per-company telephony switches on the CRM configuration.
+from trytond.cache import Cache
 from trytond.model import fields
 from trytond.pool import PoolMeta
 
@@ -47,6 +48,9 @@ class Configuration(metaclass=PoolMeta):
 
 class ConfigurationCompany(metaclass=PoolMeta):
     __name__ = 'crm.configuration.company'
+    # telephony_config by company: it is read on every call
+    _telephony_cache = Cache(
+        'crm.configuration.company.telephony', context=False)
 
     call_create_leads = fields.Boolean("Create Leads from Unknown Callers")
     call_recording = fields.Boolean("Keep Call Recordings")
@@ -70,14 +74,23 @@ class ConfigurationCompany(metaclass=PoolMeta):
     def default_call_recording_max_size(cls):
         return 50
 
+    @classmethod
+    def on_modification(cls, mode, records, field_names=None):
+        super().on_modification(mode, records, field_names=field_names)
+        cls._telephony_cache.clear()
+
 
 def telephony_config(company):
     """The telephony switches of company as a dict.
 
-    One plain SQL query: it runs on every call."""
+    One plain SQL query, kept until a configuration changes: it runs
+    on every call."""
     from trytond.pool import Pool
     ConfigurationCompany = Pool().get('crm.configuration.company')
     table = ConfigurationCompany.__table__()
+    cached = ConfigurationCompany._telephony_cache.get(int(company))
+    if cached is not None:
+        return dict(cached)
     values = {name: getattr(ConfigurationCompany, 'default_' + name,
             lambda: None)() for name in SWITCHES}
     from .sqlcache import execute
@@ -91,4 +104,5 @@ def telephony_config(company):
             if value is not None:
                 values[name] = (bool(value) if name in BOOLEANS
                     else value)
-    return values
+    ConfigurationCompany._telephony_cache.set(int(company), values)
+    return dict(values)

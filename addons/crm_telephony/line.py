@@ -3,6 +3,7 @@ import secrets
 
 from sql import Literal
 
+from trytond.cache import Cache
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields)
@@ -172,7 +173,15 @@ class Extension(DeactivableMixin, ModelSQL, ModelView):
                         extension=extension.extension))
 
     # The two look-ups below run for every call event: plain SQL on the
-    # unique (company, extension) and the employee index.
+    # unique (company, extension) and the employee index; employee_of
+    # runs twice a call (register and finish), so it is also kept.
+    _employee_cache = Cache(
+        'crm.telephony.extension.employee_of', context=False)
+
+    @classmethod
+    def on_modification(cls, mode, extensions, field_names=None):
+        super().on_modification(mode, extensions, field_names=field_names)
+        cls._employee_cache.clear()
 
     @classmethod
     def employee_of(cls, company, extension):
@@ -180,16 +189,20 @@ class Extension(DeactivableMixin, ModelSQL, ModelView):
         Employee = Pool().get('company.employee')
         if not extension:
             return None
-        table = cls.__table__()
-        row = execute(['employee_of'], lambda var: table.select(
-                table.employee,
-                where=(table.company == var('company'))
-                & (table.extension == var('extension'))
-                & (table.active == Literal(True)),
-                limit=1),
-            company=int(company), extension=str(extension).strip()
-            ).fetchone()
-        return Employee(row[0]) if row else None
+        key = (int(company), str(extension).strip())
+        employee = cls._employee_cache.get(key, -1)
+        if employee == -1:
+            table = cls.__table__()
+            row = execute(['employee_of'], lambda var: table.select(
+                    table.employee,
+                    where=(table.company == var('company'))
+                    & (table.extension == var('extension'))
+                    & (table.active == Literal(True)),
+                    limit=1),
+                company=key[0], extension=key[1]).fetchone()
+            employee = row[0] if row else None
+            cls._employee_cache.set(key, employee)
+        return Employee(employee) if employee is not None else None
 
     @classmethod
     def extension_of(cls, employee):
@@ -215,6 +228,25 @@ class Extension(DeactivableMixin, ModelSQL, ModelView):
                     where=employees.employee == var('employee'),
                     order_by=[employees.user.asc]),
                 employee=int(employee)).fetchall()]
+
+    @classmethod
+    def first_user(cls, employee):
+        """The id of the first active user working as employee (as
+        Converter.user of the REST, in one plain query: every finish
+        answers it)"""
+        if not employee:
+            return None
+        pool = Pool()
+        employees = pool.get('res.user-company.employee').__table__()
+        user = pool.get('res.user').__table__()
+        row = execute(['first_user'], lambda var: employees.join(
+                user, condition=employees.user == user.id).select(
+                user.id,
+                where=(employees.employee == var('employee'))
+                & (user.active == Literal(True)),
+                order_by=[user.id.asc], limit=1),
+            employee=int(employee)).fetchone()
+        return row[0] if row else None
 
     @classmethod
     def user_of(cls, employee):

@@ -267,8 +267,9 @@ class Rest(metaclass=PoolMeta):
 
     @classmethod
     def _statistic(cls, call):
+        Extension = Pool().get('crm.telephony.extension')
         result = call.as_statistic()
-        result['PORTAL_USER_ID'] = Converter().user(
+        result['PORTAL_USER_ID'] = Extension.first_user(
             call.employee.id if call.employee else None)
         return result
 

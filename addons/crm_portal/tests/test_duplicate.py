@@ -76,6 +76,32 @@ class DuplicateTestCase(CrmTestCase):
             self.assertEqual(Duplicate.find(), [])
 
     @with_transaction()
+    def test_match_parties(self):
+        "The phone match gives the owners of a number, oldest first"
+        pool = Pool()
+        Duplicate = pool.get('crm.duplicate')
+        Party = pool.get('party.party')
+
+        with crm_company():
+            first = _contact("First", phone='+79123456789')
+            second = _contact("Second", phone='+79123456789',
+                email='second@example.com')
+            gone = _contact("Gone", phone='+79123456789')
+            Party.write([gone], {'active': False})
+            # beyond psycopg's 5 runs the statement is prepared: the
+            # answer must not change with the plan
+            for _ in range(12):
+                self.assertEqual(
+                    Duplicate.match_parties(['+79123456789']),
+                    [first.id, second.id])
+            self.assertEqual(
+                Duplicate.match_parties(
+                    ['second@example.com', '+79123456789']),
+                [second.id, first.id])
+            self.assertEqual(Duplicate.match_parties(['+79000000000']), [])
+            self.assertEqual(Duplicate.match_parties([None, '']), [])
+
+    @with_transaction()
     def test_find_non_ascii_name(self):
         "Cyrillic names match whatever their case"
         Duplicate = Pool().get('crm.duplicate')
