@@ -4,13 +4,20 @@
 import hashlib
 import json
 
+from sql import Literal
+from sql.functions import CurrentTimestamp
 from stdnum import ean
 
+from trytond import backend
 from trytond.i18n import gettext
-
+from trytond.model.modelsql import SQLConstraintError
 from trytond.pool import Pool
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
+from trytond.modules.crm_portal.automation import savepoint
+
+from . import bulk
 from .units import UnitCache, unit_code
 from .xmlsafe import child, children, iterparse, localname, text
 
@@ -234,7 +241,8 @@ class GoodsBatch:
                 if g['item']['id'] not in known])
         updated = self.update([g for g in changed
                 if g['item']['id'] in known])
-        self.attach_images([g['item'] for g in changed], created + updated)
+        self.attach_images([g['item'] for g in changed],
+            dict(created, **{t.exchange_1c_id: t.id for t in updated}))
         return self.counts
 
     def prepare(self, item, categories, names):
@@ -267,6 +275,45 @@ class GoodsBatch:
                 item['barcode'], item['images'])}
 
     def create(self, goods):
+        "Create the records of new goods; return {Ид: template id}"
+        if not goods:
+            return {}
+        if bulk.supported('product.template', 'product.product',
+                'product.identifier', 'product.template-product.category'):
+            try:
+                with savepoint('crm_1c_bulk'):
+                    return self.create_bulk(goods)
+            except bulk.NotSupported:
+                pass
+        return self.create_orm(goods)
+
+    def create_bulk(self, goods):
+        pool = Pool()
+        Template = pool.get('product.template')
+        Product = pool.get('product.product')
+        Identifier = pool.get('product.identifier')
+        Link = pool.get('product.template-product.category')
+        # one record per Ид (a package repeating a good: the last wins)
+        goods = list({g['item']['id']: g for g in goods}.values())
+        rows = [dict(g['values'], exchange_1c_id=g['item']['id'],
+                exchange_1c_hash=g['hash']) for g in goods]
+        templates = bulk.insert(Template, rows, key='exchange_1c_id')
+        codes = {r['exchange_1c_id']: Template.code.sql_format(r.get('code'))
+            for r in rows}
+        bulk.insert(Link, [{'template': templates[g['item']['id']],
+                    'category': c} for g in goods for c in g['categories']])
+        products = create_products(Product, [dict(g['product'],
+                    template=templates[g['item']['id']],
+                    exchange_1c_id=g['item']['id']) for g in goods],
+            codes)
+        bulk.insert(Identifier, [{'product': products[g['item']['id']],
+                    'type': 'ean' if ean.is_valid(g['item']['barcode'])
+                    else None, 'code': g['item']['barcode']}
+                for g in goods if g['item']['barcode']])
+        self.counts['created'] += len(templates)
+        return templates
+
+    def create_orm(self, goods):
         Template = Pool().get('product.template')
         to_create = []
         for good in goods:
@@ -283,7 +330,7 @@ class GoodsBatch:
         with Transaction().set_context(default_products=False):
             created = chunked_create(Template, to_create)
         self.counts['created'] += len(created)
-        return created
+        return {t.exchange_1c_id: t.id for t in created}
 
     def update(self, goods):
         "Write what differs (the records of goods whose source changed)"
@@ -333,14 +380,15 @@ class GoodsBatch:
         return list(templates.values())
 
     def attach_images(self, items, templates):
+        "templates: {Ид: template id}"
         pool = Pool()
         Attachment = pool.get('ir.attachment')
-        by_id = {t.exchange_1c_id: t for t in templates}
+        Template = pool.get('product.template')
         to_create = []
         for item in items:
-            template = by_id.get(item['id'])
-            if not template or not item['images']:
+            if item['id'] not in templates or not item['images']:
                 continue
+            template = Template(templates[item['id']])
             names = {a.name for a in Attachment.search([
                         ('resource', '=', str(template))])}
             for image in item['images']:
@@ -370,6 +418,52 @@ def chunked_write(Model, args):
     step = 2 * CHUNK
     for start in range(0, len(args), step):
         Model.write(*args[start:start + step])
+
+
+def product_code(Product, prefix, suffix):
+    "The code Product.sync_code gives a variant of a template coded prefix"
+    code = ''.join(filter(None, [prefix, suffix]))
+    return Product.code.sql_format(code) or None
+
+
+def check_codes(Product, codes):
+    """Refuse codes of new active products that are not unique, as create
+    does (the constraint is checked by Tryton, not by SQLite)"""
+    table = Product.__table__()
+    cursor = Transaction().connection.cursor()
+    taken = len(codes) != len(set(codes))
+    for sub in grouped_slice(codes, backend.MAX_QUERY_PARAMS):
+        if taken:
+            break
+        cursor.execute(*table.select(table.id, where=table.code.in_(list(sub))
+                & (table.active == Literal(True)), limit=1))
+        taken = cursor.fetchone() is not None
+    if taken:
+        raise SQLConstraintError(gettext('product.msg_product_code_unique'))
+
+
+def create_products(Product, rows, codes):
+    """Insert products (rows with template and exchange_1c_id) as create
+    then sync_code would: codes are {Ид of the template: its code}; a
+    variant whose code is set was written once (write_uid/write_date).
+    Return {exchange_1c_id: product id}"""
+    ids = {}
+    coded, plain = [], []
+    for row in rows:
+        # the suffix from a sequence comes with preprocess_values
+        row = Product.preprocess_values('create', row)
+        template_id = row['exchange_1c_id'].split('#', 1)[0]
+        row['code'] = product_code(Product, codes.get(template_id),
+            row.get('suffix_code'))
+        (coded if row['code'] else plain).append(row)
+    check_codes(Product, [r['code'] for r in coded])
+    transaction = Transaction()
+    table = Product.__table__()
+    ids.update(bulk.insert(Product, coded, key='exchange_1c_id',
+            extra={table.write_uid.name: transaction.user,
+                table.write_date.name: CurrentTimestamp()}))
+    ids.update(bulk.insert(Product, plain, key='exchange_1c_id'))
+    return ids
 
 
 def deactivate_missing(file, after_id, limit):

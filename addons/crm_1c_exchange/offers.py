@@ -4,12 +4,14 @@
 import datetime
 from decimal import Decimal, InvalidOperation
 
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.pool import Pool
 from trytond.tools import grouped_slice, reduce_ids
 from trytond.transaction import Transaction
 
-from .catalog import chunked_create, chunked_write
+from . import bulk
+from .catalog import chunked_create, chunked_write, create_products
 from .xmlsafe import child, children, iterparse, localname, text
 
 
@@ -94,7 +96,7 @@ def write_quantities(quantities):
     cursor = transaction.connection.cursor()
     now = datetime.datetime.now()
     for quantity, ids in quantities.items():
-        for sub_ids in grouped_slice(ids):
+        for sub_ids in grouped_slice(ids, backend.MAX_QUERY_PARAMS):
             cursor.execute(*table.update(
                     [table.exchange_1c_quantity, table.write_date,
                         table.write_uid],
@@ -109,6 +111,17 @@ def write_quantities(quantities):
                 for ids in quantities.values():
                     for id_ in ids:
                         cached.pop(id_, None)
+
+
+def _rows(table, key, columns, keys):
+    "{key: row} of table for keys, read in SQL without records"
+    cursor = Transaction().connection.cursor()
+    result = {}
+    for sub in grouped_slice(list(keys), backend.MAX_QUERY_PARAMS):
+        cursor.execute(*table.select(key, *columns,
+                where=key.in_(list(sub))))
+        result.update((r[0], r[1:]) for r in cursor)
+    return result
 
 
 class OffersBatch:
@@ -129,11 +142,13 @@ class OffersBatch:
         company = self.session.company
         ids = [o['id'] for o in offers if o['id']]
         goods = {i.split('#', 1)[0] for i in ids}
-        with Transaction().set_context(active_test=False):
-            products = {p.exchange_1c_id: p for p in Product.search([
-                        ('exchange_1c_id', 'in', ids)])}
-            templates = {t.exchange_1c_id: t for t in Template.search([
-                        ('exchange_1c_id', 'in', list(goods))])}
+        product = Product.__table__()
+        template = Template.__table__()
+        # {Ид: (id, active, quantity)}; inactive ones included
+        products = _rows(product, product.exchange_1c_id,
+            [product.id, product.active, product.exchange_1c_quantity], ids)
+        templates = _rows(template, template.exchange_1c_id,
+            [template.id, template.code], goods)
         price_lists = {p.exchange_1c_id: p for p in PriceList.search([
                     ('exchange_1c_id', '!=', None),
                     ('company', '=', company.id)])}
@@ -142,53 +157,63 @@ class OffersBatch:
         for offer in offers:
             if not offer['id'] or offer['id'] in products:
                 continue
-            template = templates.get(offer['id'].split('#', 1)[0])
-            if template is None:
+            good = templates.get(offer['id'].split('#', 1)[0])
+            if good is None:
                 self.fail(offer, gettext('crm_1c_exchange.msg_offer_unknown'))
                 offer['id'] = None
                 continue
-            to_create.append({'template': template.id,
+            to_create.append({'template': good[0],
                     'exchange_1c_id': offer['id'],
                     # the product code (template code + suffix) stays
                     # unique among the variants
                     'suffix_code': '#' + offer['id'].split('#', 1)[1],
                     'description': offer['features']})
-        new = set()
-        if to_create:
-            for product in chunked_create(Product, to_create):
-                products[product.exchange_1c_id] = product
-                new.add(product.exchange_1c_id)
-                self.counts['created'] += 1
+        new = set(self.create_variants(to_create, templates))
+        products.update(_rows(product, product.exchange_1c_id,
+                [product.id, product.active, product.exchange_1c_quantity],
+                new))
+        # the descriptions as the ORM reads them (translated)
+        descriptions = {r['id']: r['description'] for r in Product.read(
+                [products[o['id']][0] for o in offers
+                    if o['features'] and o['id'] in products
+                    and o['id'] not in new], ['description'])}
         lines = {}
-        if products:
-            for line in Line.search([
-                        ('price_list', 'in', [p.id for p in
-                                price_lists.values()]),
-                        ('product', 'in', [p.id for p in products.values()]),
-                        ]):
-                lines[(line.price_list.id, line.product.id)] = line
+        if products and price_lists:
+            line = Line.__table__()
+            list_ids = {p.id for p in price_lists.values()}
+            cursor = Transaction().connection.cursor()
+            for sub in grouped_slice([p[0] for p in products.values()],
+                    backend.MAX_QUERY_PARAMS):
+                # by product only: SQLite would take the price list index
+                # (all the lines of the list) over the product one
+                cursor.execute(*line.select(line.price_list, line.product,
+                        line.id, line.formula,
+                        where=reduce_ids(line.product, sub)))
+                for price_list, product_id, line_id, formula in cursor:
+                    if price_list in list_ids:
+                        lines[(price_list, product_id)] = (line_id, formula)
         new_lines, line_writes, product_writes = [], [], []
         quantities = {}
         for offer in offers:
-            product = products.get(offer['id'])
-            if product is None:
+            if offer['id'] not in products:
                 continue
+            product_id, active, quantity = products[offer['id']]
             changed = False
             values = {}
             if offer['deleted']:
                 values['active'] = False
-            elif not product.active:
+            elif not active:
                 values['active'] = True
             if (offer['quantity'] is not None
-                    and product.exchange_1c_quantity
-                    != float(offer['quantity'])):
+                    and quantity != float(offer['quantity'])):
                 quantities.setdefault(float(offer['quantity']), []).append(
-                    product.id)
+                    product_id)
                 changed = True
-            if offer['features'] and product.description != offer['features']:
+            if (offer['features'] and offer['id'] not in new
+                    and descriptions.get(product_id) != offer['features']):
                 values['description'] = offer['features']
             if values:
-                product_writes.extend(([product], values))
+                product_writes.extend(([Product(product_id)], values))
                 changed = True
             for type_id, price_text in offer['prices'] or []:
                 price_list = price_lists.get(type_id)
@@ -204,18 +229,40 @@ class OffersBatch:
                             price=price_text))
                     continue
                 formula = str(price)
-                line = lines.get((price_list.id, product.id))
+                line = lines.get((price_list.id, product_id))
                 if line is None:
-                    new_lines.append({'price_list': price_list.id,
-                            'product': product.id, 'formula': formula})
+                    row = {'price_list': price_list.id,
+                        'product': product_id, 'formula': formula}
+                    new_lines.append(row)
+                    # a price type given twice for an offer: one line
+                    lines[(price_list.id, product_id)] = row
                     changed = True
-                elif line.formula != formula:
-                    line_writes.extend(([line], {'formula': formula}))
+                elif isinstance(line, dict):
+                    line['formula'] = formula
+                elif line[1] != formula:
+                    line_writes.extend(([Line(line[0])],
+                            {'formula': formula}))
                     changed = True
             if offer['id'] not in new:
                 self.counts['updated' if changed else 'skipped'] += 1
         chunked_write(Product, product_writes)
         write_quantities(quantities)
-        chunked_create(Line, new_lines)
+        bulk.create(Line, new_lines,
+            lambda: bulk.insert(Line, new_lines),
+            lambda: chunked_create(Line, new_lines))
         chunked_write(Line, line_writes)
         return self.counts
+
+    def create_variants(self, rows, templates):
+        "Create the variants of rows; return their Ид"
+        Product = Pool().get('product.product')
+        if not rows:
+            return []
+        # one record per Ид (an offer given twice in a batch)
+        rows = list({r['exchange_1c_id']: r for r in rows}.values())
+        codes = {k: v[1] for k, v in templates.items()}
+        created = bulk.create(Product, rows,
+            lambda: list(create_products(Product, rows, codes)),
+            lambda: [p.exchange_1c_id for p in chunked_create(Product, rows)])
+        self.counts['created'] += len(created)
+        return created

@@ -47,6 +47,24 @@ class Product(metaclass=PoolMeta):
     def __setup__(cls):
         super().__setup__()
         _index(cls)
+        # the import checks the codes of new products (unique among the
+        # active ones): without it, a scan of all products a batch on SQLite
+        table = cls.__table__()
+        cls._sql_indexes.add(Index(table, (table.code, Index.Equality())))
+
+
+class PriceListLine(metaclass=PoolMeta):
+    __name__ = 'product.price_list.line'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        # the import reads the lines of a batch's products: the price list
+        # index alone reads all the lines of the list each batch
+        table = cls.__table__()
+        cls._sql_indexes.add(Index(table,
+                (table.product, Index.Equality()),
+                where=table.product != None))  # noqa: E711
 
 
 class PriceList(metaclass=PoolMeta):

@@ -12,6 +12,7 @@ from trytond.modules.crm_1c_exchange.importer import ImportFailure
 from trytond.modules.crm_1c_exchange.protocol import _extract_all
 
 from .tools import counts, new_session, run_file, upload
+from .tools import data as tools_data
 
 
 def templates(ext_ids=None):
@@ -21,6 +22,41 @@ def templates(ext_ids=None):
         domain = [('exchange_1c_id', 'in', ext_ids)]
     with Transaction().set_context(active_test=False):
         return {t.exchange_1c_id: t for t in Template.search(domain)}
+
+
+def facts(template):
+    "What users see of a template, its variants and their prices"
+    pool = Pool()
+    Translation = pool.get('ir.translation')
+    Line = pool.get('product.price_list.line')
+
+    def translations(record, name):
+        return sorted((t.lang, t.src, t.value, t.fuzzy)
+            for t in Translation.search([
+                    ('name', '=', f'{record.__name__},{name}'),
+                    ('res_id', '=', record.id), ('type', '=', 'model')]))
+    return {
+        'template': [getattr(template, f) for f in ['name', 'code',
+                'rec_name', 'type', 'consumable', 'active', 'salable',
+                'list_price', 'cost_price', 'cost_price_method']] + [
+            template.default_uom.id,
+            sorted(c.id for c in template.categories),
+            template.create_uid.id, bool(template.create_date),
+            bool(template.write_date), translations(template, 'name'),
+            [(v.company.id, v.cost_price_method)
+                for v in template.cost_price_methods]],
+        'products': [[getattr(p, f) for f in ['code', 'rec_name',
+                    'suffix_code', 'description', 'active', 'cost_price',
+                    'list_price_used']] + [
+                [(i.type, i.code) for i in p.identifiers],
+                p.create_uid.id, bool(p.create_date), bool(p.write_date),
+                translations(p, 'description'),
+                [(v.company.id, v.cost_price) for v in p.cost_prices],
+                [(l.price_list.id, l.formula, l.sequence, l.quantity,
+                        l.create_uid.id)
+                    for l in Line.search([('product', '=', p.id)])]]
+            for p in template.products],
+        }
 
 
 class CatalogTestCase(CrmTestCase):
@@ -81,6 +117,77 @@ class CatalogTestCase(CrmTestCase):
             unknown_type, = Message.search([('session', '=', session.id),
                     ('level', '=', 'failed'), ('file', '=', offers.id)])
             self.assertIn('t9999999', unknown_type.text)
+
+    @with_transaction()
+    def test_records_as_create_makes_them(self):
+        "Goods, variants and prices written in bulk are as create makes them"
+        pool = Pool()
+        Template = pool.get('product.template')
+        Line = pool.get('product.price_list.line')
+        company = create_company()
+        with set_company(company):
+            session = new_session(company)
+            run_file(session, upload(session, 'import.xml', 'import_203.xml'))
+            run_file(session, upload(session, 'import.xml', 'import_205.xml'))
+            run_file(session, upload(session, 'offers.xml', 'offers_203.xml'))
+            run_file(session, upload(session, 'offers.xml', 'offers_208.xml'))
+            imported = templates()
+            self.maxDiff = None
+            self.assertEqual(len(imported), 4)
+            self.assertEqual(sum(len(t.products) for t in imported.values()),
+                6)
+            for good in imported.values():
+                with Transaction().set_context(active_test=False):
+                    expected = facts(good)
+                variants = [(p.description, p.suffix_code,
+                        [(i.type, i.code) for i in p.identifiers],
+                        [(l.price_list.id, l.formula)
+                            for l in Line.search([('product', '=', p.id)])])
+                    for p in good.products]
+                values = {'name': good.name, 'code': good.code,
+                    'default_uom': good.default_uom.id, 'type': good.type,
+                    'categories': [('add', [c.id for c in good.categories])],
+                    }
+                active = good.active
+                # the same good made by create (a code is unique)
+                Template.delete([good])
+                with Transaction().set_context(default_products=False):
+                    twin, = Template.create([dict(values, products=[
+                                    ('create', [{'description': d,
+                                                'suffix_code': s,
+                                                'identifiers': [('create', [
+                                                            {'type': t,
+                                                                'code': c}
+                                                            for t, c in i])],
+                                                } for d, s, i, _ in variants])
+                                    ])])
+                Line.create([{'price_list': pl, 'product': p.id,
+                            'formula': f}
+                        for p, (_, _, _, lines) in zip(twin.products, variants)
+                        for pl, f in lines])
+                if not active:
+                    # left out of the full package that followed
+                    Template.write([twin], {'active': False})
+                with Transaction().set_context(active_test=False):
+                    self.assertEqual(facts(Template(twin.id)), expected)
+
+    @with_transaction()
+    def test_duplicate_code_refused(self):
+        "A good with the code of another active product fails alone"
+        pool = Pool()
+        Message = pool.get('crm.exchange_1c.message')
+        company = create_company()
+        with set_company(company):
+            session = new_session(company)
+            content = tools_data('import_205.xml').replace(
+                b'SW-02', b'TS-01')
+            run_file(session, upload(session, 'import.xml', content))
+            self.assertEqual(list(templates()),
+                ['g2050000-0000-0000-0000-000000000001'])
+            failed, = Message.search([('session', '=', session.id),
+                    ('level', '=', 'failed')])
+            self.assertEqual(failed.external_id,
+                'g2050000-0000-0000-0000-000000000002')
 
     @with_transaction()
     def test_same_package_twice_changes_nothing(self):
