@@ -1,9 +1,10 @@
 """A scripted 1C HTTP service on 127.0.0.1: GET /catalog answers the
 CommerceML package set on the peer, POST /orders records the orders
 document; HTTP basic auth as 1C's published HTTP services ask."""
-import base64
 import http.server
 import threading
+
+from .soap_peer import authorised
 
 
 class Peer:
@@ -30,16 +31,7 @@ class Peer:
                 pass
 
             def authorised(self):
-                expected = 'Basic ' + base64.b64encode(
-                    f'{peer.user}:{peer.password}'.encode()).decode()
-                if self.headers.get('Authorization') != expected:
-                    peer.unauthorised += 1
-                    self.send_response(401)
-                    self.send_header('WWW-Authenticate', 'Basic realm="1C"')
-                    self.send_header('Content-Length', '0')
-                    self.end_headers()
-                    return False
-                return True
+                return authorised(self, peer)
 
             def do_GET(self):
                 if not self.authorised():
