@@ -39,10 +39,11 @@ def supported(*names):
     return True
 
 
-def create(Model, rows, fast, slow):
-    """Return fast() (bulk inserts) or, when Model needs the ORM, slow()
-    (create); fast() leaves nothing behind when it turns out unsupported"""
-    if supported(Model.__name__):
+def create(names, fast, slow):
+    """Return fast() (bulk inserts) or, when a model of names needs the ORM,
+    slow() (create); fast() leaves nothing behind when it turns out
+    unsupported"""
+    if supported(*names):
         try:
             with savepoint('crm_1c_bulk'):
                 return fast()

@@ -15,8 +15,6 @@ from trytond.pool import Pool
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
-from trytond.modules.crm_portal.automation import savepoint
-
 from . import bulk
 from .units import UnitCache, unit_code
 from .xmlsafe import child, children, iterparse, localname, text
@@ -278,14 +276,9 @@ class GoodsBatch:
         "Create the records of new goods; return {Ид: template id}"
         if not goods:
             return {}
-        if bulk.supported('product.template', 'product.product',
-                'product.identifier', 'product.template-product.category'):
-            try:
-                with savepoint('crm_1c_bulk'):
-                    return self.create_bulk(goods)
-            except bulk.NotSupported:
-                pass
-        return self.create_orm(goods)
+        return bulk.create(['product.template', 'product.product',
+                'product.identifier', 'product.template-product.category'],
+            lambda: self.create_bulk(goods), lambda: self.create_orm(goods))
 
     def create_bulk(self, goods):
         pool = Pool()

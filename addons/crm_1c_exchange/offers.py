@@ -247,7 +247,7 @@ class OffersBatch:
                 self.counts['updated' if changed else 'skipped'] += 1
         chunked_write(Product, product_writes)
         write_quantities(quantities)
-        bulk.create(Line, new_lines,
+        bulk.create([Line.__name__],
             lambda: bulk.insert(Line, new_lines),
             lambda: chunked_create(Line, new_lines))
         chunked_write(Line, line_writes)
@@ -261,7 +261,7 @@ class OffersBatch:
         # one record per Ид (an offer given twice in a batch)
         rows = list({r['exchange_1c_id']: r for r in rows}.values())
         codes = {k: v[1] for k, v in templates.items()}
-        created = bulk.create(Product, rows,
+        created = bulk.create([Product.__name__],
             lambda: list(create_products(Product, rows, codes)),
             lambda: [p.exchange_1c_id for p in chunked_create(Product, rows)])
         self.counts['created'] += len(created)
