@@ -10,6 +10,7 @@
 # (the orders wait for the next one).
 import base64
 import datetime
+import io
 import logging
 import time
 from urllib.parse import urljoin, urlsplit
@@ -149,17 +150,7 @@ def fetch_soap(profile, file_id, limit):
     data = _payload(getattr(client.service, profile.operation_catalog)())
     if len(data) > limit:
         raise _too_large(limit)
-    return storage.append(file_id, 0, _Bytes(data), limit)
-
-
-class _Bytes:
-    def __init__(self, data):
-        self.data, self.offset = data, 0
-
-    def read(self, size):
-        chunk = self.data[self.offset:self.offset + size]
-        self.offset += len(chunk)
-        return chunk
+    return storage.copy_from(file_id, io.BytesIO(data), limit)
 
 
 def kind_of(file_id):
