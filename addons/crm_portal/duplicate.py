@@ -49,6 +49,16 @@ def _name_clauses(field, names):
     return clauses
 
 
+def unindexed_order(column):
+    """column to ORDER BY ... LIMIT a query filtered on another index. On
+    PostgreSQL column + 0: no index gives that order, so the generic plan
+    it picks for a prepared statement (psycopg prepares one after 5 runs)
+    keeps the filter's index instead of walking column's (the primary
+    key) until the limit is met."""
+    if backend.name == 'postgresql':
+        return column + Literal(0)
+    return column
+
 class Duplicate(Model):
     "Duplicate finder for leads, contacts and companies"
     __name__ = 'crm.duplicate'
@@ -79,13 +89,7 @@ class Duplicate(Model):
             pool = Pool()
             mechanism = pool.get('party.contact_mechanism').__table__()
             party = pool.get('party.party').__table__()
-            order = mechanism.id
-            if backend.name == 'postgresql':
-                # id + 0: no index gives this order, so the generic plan
-                # PostgreSQL picks for the prepared statement (psycopg
-                # prepares it after 5 runs) keeps the phone index instead
-                # of walking the primary key
-                order = mechanism.id + Literal(0)
+            order = unindexed_order(mechanism.id)
             query = tuple(mechanism.join(
                     party, condition=mechanism.party == party.id
                     ).select(

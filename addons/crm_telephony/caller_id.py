@@ -3,10 +3,11 @@
 from sql import Literal
 from sql.operators import Exists
 
-from trytond import backend
 from trytond.model.modelstorage import local_cache
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction
+
+from trytond.modules.crm_portal.duplicate import unindexed_order
 
 from .sqlcache import execute
 
@@ -86,11 +87,7 @@ class Call(metaclass=PoolMeta):
         employee = pool.get('company.employee').__table__()
         employer_employee = pool.get('company.employee').__table__()
         mechanism = pool.get('party.contact_mechanism').__table__()
-        order = mechanism.id
-        if backend.name == 'postgresql':
-            # id + 0 (as match_parties): keeps PostgreSQL's generic plan
-            # on the phone index, not walking the primary key
-            order = mechanism.id + Literal(0)
+        order = unindexed_order(mechanism.id)
         return (mechanism
             .join(party, condition=mechanism.party == party.id)
             .join(employer, 'LEFT', condition=party.employer == employer.id)
