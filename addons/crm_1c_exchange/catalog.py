@@ -122,9 +122,10 @@ def read_good(element):
     node = child(element, 'ЗначенияСвойств')
     if node is not None:
         for item in node:
-            value = ', '.join(v.text.strip() for v in children(item, 'Значение')
+            # a property of several values: one (Ид, value) each
+            props.extend((text(item, 'Ид'), v.text.strip())
+                for v in children(item, 'Значение')
                 if v.text and v.text.strip())
-            props.append((text(item, 'Ид'), value))
     groups = child(element, 'Группы')
     return {
         'id': text(element, 'Ид'),
@@ -146,26 +147,43 @@ def read_good(element):
         }
 
 
-class PropertyNames:
-    "Names of the properties and values of a batch, read with two searches"
+class PropertyIds:
+    "Ids of the properties and values of a batch, read with two searches"
 
     def __init__(self, items):
         pool = Pool()
         Property = pool.get('crm.exchange_1c.property')
         Value = pool.get('crm.exchange_1c.property.value')
-        prop_ids = {p for i in items for p, _ in i['properties']}
-        value_ids = {v for i in items for _, v in i['properties'] if v}
-        self.names = {p.external_id: p.name for p in Property.search([
+        prop_ids = {p for i in items for p, _ in i['properties'] if p}
+        value_ids = {v for i in items for _, v in i['properties']}
+        self.properties = {p.external_id: p.id for p in Property.search([
                     ('external_id', 'in', list(prop_ids))])
             } if prop_ids else {}
-        self.values = {v.external_id: v.name for v in Value.search([
+        # keyed by property too: a value is only one of its own property
+        self.values = {(v.property.id, v.external_id): v.id
+            for v in Value.search([
                     ('external_id', 'in', list(value_ids))])
             } if value_ids else {}
 
-    def text(self, props):
-        lines = ['%s: %s' % (self.names.get(p, p), self.values.get(v, v))
-            for p, v in props if v]
-        return '\n'.join(sorted(lines)) or None
+    def lines(self, props):
+        """(lines [(property id, value id, text)], source, unknown Ид): a
+        value is the Ид of one of the property's values or a text; source
+        is what the lines are made of in Ид, unchanged by renames"""
+        lines, source, unknown = set(), set(), set()
+        for prop_id, value in props:
+            prop = self.properties.get(prop_id)
+            if prop is None:
+                unknown.add(prop_id or '')
+                continue
+            value_id = self.values.get((prop, value))
+            lines.add((prop, value_id, None if value_id else value))
+            source.add((prop_id, value, bool(value_id)))
+        return sorted(lines, key=_line_key), sorted(source), sorted(unknown)
+
+
+def _line_key(line):
+    prop, value, text = line
+    return prop, value or 0, text or ''
 
 
 def digest(*values):
@@ -210,7 +228,7 @@ class GoodsBatch:
         categories = {c.exchange_1c_id: c.id for c in Category.search([
                     ('exchange_1c_id', 'in', list(group_ids))])
             } if group_ids else {}
-        names = PropertyNames(items)
+        properties = PropertyIds(items)
         changed, deactivate = [], []
         for item in items:
             if not item['id'] or not item['name']:
@@ -224,7 +242,7 @@ class GoodsBatch:
                 else:
                     self.counts['skipped'] += 1
                 continue
-            good = self.prepare(item, categories, names)
+            good = self.prepare(item, categories, properties)
             if good is None:
                 continue
             # the same source as last time: nothing to read or write
@@ -243,7 +261,7 @@ class GoodsBatch:
             dict(created, **{t.exchange_1c_id: t.id for t in updated}))
         return self.counts
 
-    def prepare(self, item, categories, names):
+    def prepare(self, item, categories, properties):
         "The values of the good's records, or None when it is refused"
         uom = self.units.get(item['unit'] or '796')
         if uom is None:
@@ -255,6 +273,11 @@ class GoodsBatch:
                 self.session.note('skipped', gettext(
                         'crm_1c_exchange.msg_group_unknown', group=group),
                     self.file, item['id'])
+        lines, source, unknown = properties.lines(item['properties'])
+        for prop_id in unknown:
+            self.session.note('skipped', gettext(
+                    'crm_1c_exchange.msg_property_unknown',
+                    property=prop_id), self.file, item['id'])
         values = {
             'name': item['name'],
             'code': item['code'] or None,
@@ -262,22 +285,22 @@ class GoodsBatch:
             'type': 'goods',
             'active': True,
             'exchange_1c_tax_rate': item['tax_rate'] or None,
-            'exchange_1c_properties': names.text(item['properties']),
             }
         category_ids = sorted(categories[g] for g in item['groups']
             if g in categories)
         product_values = {'description': item['description'] or None}
         return {'item': item, 'values': values, 'categories': category_ids,
-            'product': product_values,
+            'product': product_values, 'properties': lines,
             'hash': digest(values, category_ids, product_values,
-                item['barcode'], item['images'])}
+                item['barcode'], item['images'], source)}
 
     def create(self, goods):
         "Create the records of new goods; return {Ид: template id}"
         if not goods:
             return {}
         return bulk.create(['product.template', 'product.product',
-                'product.identifier', 'product.template-product.category'],
+                'product.identifier', 'product.template-product.category',
+                'crm.exchange_1c.product.property'],
             lambda: self.create_bulk(goods), lambda: self.create_orm(goods))
 
     def create_bulk(self, goods):
@@ -286,6 +309,7 @@ class GoodsBatch:
         Product = pool.get('product.product')
         Identifier = pool.get('product.identifier')
         Link = pool.get('product.template-product.category')
+        Line = pool.get('crm.exchange_1c.product.property')
         # one record per Ид (a package repeating a good: the last wins)
         goods = list({g['item']['id']: g for g in goods}.values())
         rows = [dict(g['values'], exchange_1c_id=g['item']['id'],
@@ -295,6 +319,8 @@ class GoodsBatch:
             for r in rows}
         bulk.insert(Link, [{'template': templates[g['item']['id']],
                     'category': c} for g in goods for c in g['categories']])
+        bulk.insert(Line, [dict(line, template=templates[g['item']['id']])
+                for g in goods for line in property_lines(g)])
         products = create_products(Product, [dict(g['product'],
                     template=templates[g['item']['id']],
                     exchange_1c_id=g['item']['id']) for g in goods],
@@ -317,6 +343,8 @@ class GoodsBatch:
             to_create.append(dict(good['values'],
                     exchange_1c_id=item['id'], exchange_1c_hash=good['hash'],
                     categories=[('add', good['categories'])],
+                    exchange_1c_properties=[
+                        ('create', property_lines(good))],
                     products=[('create', [dict(good['product'],
                                     exchange_1c_id=item['id'],
                                     identifiers=[('create', identifiers)])])]))
@@ -332,6 +360,8 @@ class GoodsBatch:
         Product = pool.get('product.product')
         if not goods:
             return []
+        # one write per Ид: the lines a repeated good deletes are read once
+        goods = list({g['item']['id']: g for g in goods}.values())
         ids = [g['item']['id'] for g in goods]
         with Transaction().set_context(active_test=False):
             templates = {t.exchange_1c_id: t for t in Template.search([
@@ -350,6 +380,13 @@ class GoodsBatch:
             if current != good['categories']:
                 changes['categories'] = [('remove', current),
                     ('add', good['categories'])]
+            lines = template.exchange_1c_properties
+            if sorted(((l.property.id, l.value.id if l.value else None,
+                            l.text) for l in lines),
+                    key=_line_key) != good['properties']:
+                changes['exchange_1c_properties'] = [
+                    ('delete', [l.id for l in lines]),
+                    ('create', property_lines(good))]
             product = products.get(item['id'])
             product_changed = False
             if product is None:
@@ -393,6 +430,12 @@ class GoodsBatch:
                         'data': data, 'type': 'data'})
         if to_create:
             Attachment.create(to_create)
+
+
+def property_lines(good):
+    "The values of the property lines of good"
+    return [{'property': p, 'value': v, 'text': t}
+        for p, v, t in good['properties']]
 
 
 # The framework checks unique codes with one SQL condition per record:

@@ -2,6 +2,7 @@
 # finds them again by it (idempotent).
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.pool import PoolMeta
+from trytond.pyson import Eval
 
 
 def _index(cls):
@@ -25,7 +26,9 @@ class Template(metaclass=PoolMeta):
     __name__ = 'product.template'
     exchange_1c_id = fields.Char("1C Id", readonly=True)
     exchange_1c_tax_rate = fields.Char("1C Tax Rate", readonly=True)
-    exchange_1c_properties = fields.Text("1C Properties", readonly=True)
+    exchange_1c_properties = fields.One2Many(
+        'crm.exchange_1c.product.property', 'template', "1C Properties",
+        readonly=True)
     # sha1 of the values the last import made the good of: an unchanged
     # good of the next package is skipped without being read
     exchange_1c_hash = fields.Char("1C Hash", readonly=True)
@@ -34,6 +37,14 @@ class Template(metaclass=PoolMeta):
     def __setup__(cls):
         super().__setup__()
         _index(cls)
+
+    @classmethod
+    def copy(cls, templates, default=None):
+        # the lines are what 1C sent for the good, not the user's to create
+        # (only the import and the administrators write them)
+        default = default.copy() if default is not None else {}
+        default.setdefault('exchange_1c_properties', None)
+        return super().copy(templates, default=default)
 
 
 class Product(metaclass=PoolMeta):
@@ -77,8 +88,6 @@ class PriceList(metaclass=PoolMeta):
         _index(cls)
 
 
-
-
 class Property(ModelSQL, ModelView):
     __string__ = "1C Property"
     __name__ = 'crm.exchange_1c.property'
@@ -109,3 +118,42 @@ class PropertyValue(ModelSQL, ModelView):
         table = cls.__table__()
         cls._sql_indexes.add(
             Index(table, (table.external_id, Index.Equality())))
+
+
+class ProductProperty(ModelSQL, ModelView):
+    __string__ = "1C Property of a Good"
+    __name__ = 'crm.exchange_1c.product.property'
+    # indexed by Tryton as the reverse of template.exchange_1c_properties
+    template = fields.Many2One('product.template', "Product",
+        required=True, ondelete='CASCADE')
+    property = fields.Many2One('crm.exchange_1c.property', "Property",
+        required=True, ondelete='CASCADE')
+    # a line without its value means nothing: it goes with it
+    value = fields.Many2One('crm.exchange_1c.property.value', "Value",
+        ondelete='CASCADE',
+        domain=[('property', '=', Eval('property', -1))])
+    text = fields.Char("Text",
+        help="The value as 1C sent it when it is not one of the values of "
+        "the property (a string or a number).")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order.insert(0, ('property', 'ASC'))
+
+    def get_rec_name(self, name):
+        value = self.value.rec_name if self.value else self.text
+        return '%s: %s' % (self.property.rec_name, value or '')
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        _, operator, operand, *extra = clause
+        if operator.startswith('!') or operator.startswith('not '):
+            bool_op = 'AND'
+        else:
+            bool_op = 'OR'
+        return [bool_op,
+            ('property.name', operator, operand, *extra),
+            ('value.name', operator, operand, *extra),
+            ('text', operator, operand, *extra),
+            ]

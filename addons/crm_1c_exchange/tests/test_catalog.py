@@ -1,6 +1,7 @@
 "Catalog packages of 1C: goods, groups, properties, prices, variants"
 import io
 import zipfile
+from unittest import mock
 
 from trytond.modules.company.tests import create_company, set_company
 from trytond.modules.crm_portal.tests.tools import CrmTestCase
@@ -8,6 +9,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
+from trytond.modules.crm_1c_exchange import bulk
 from trytond.modules.crm_1c_exchange.importer import ImportFailure
 from trytond.modules.crm_1c_exchange.protocol import _extract_all
 
@@ -22,6 +24,12 @@ def templates(ext_ids=None):
         domain = [('exchange_1c_id', 'in', ext_ids)]
     with Transaction().set_context(active_test=False):
         return {t.exchange_1c_id: t for t in Template.search(domain)}
+
+
+def properties(template):
+    "(property, value, text) of the 1C property lines of template"
+    return sorted((l.property.name, l.value.name if l.value else None, l.text)
+        for l in template.exchange_1c_properties)
 
 
 def facts(template):
@@ -44,7 +52,10 @@ def facts(template):
             template.create_uid.id, bool(template.create_date),
             bool(template.write_date), translations(template, 'name'),
             [(v.company.id, v.cost_price_method)
-                for v in template.cost_price_methods]],
+                for v in template.cost_price_methods],
+            sorted((l.property.id, l.value.id if l.value else None, l.text,
+                    l.create_uid.id, bool(l.create_date), bool(l.write_date))
+                for l in template.exchange_1c_properties)],
         'products': [[getattr(p, f) for f in ['code', 'rec_name',
                     'suffix_code', 'description', 'active', 'cost_price',
                     'list_price_used']] + [
@@ -84,8 +95,10 @@ class CatalogTestCase(CrmTestCase):
             self.assertEqual(drill.default_uom.symbol, 'u')
             self.assertEqual(cable.default_uom.symbol, 'm')
             self.assertEqual(drill.exchange_1c_tax_rate, '20')
-            self.assertEqual(drill.exchange_1c_properties,
-                "Производитель: Интерскол")
+            line, = drill.exchange_1c_properties
+            self.assertEqual((line.property.name, line.value, line.text),
+                ("Производитель", None, "Интерскол"))
+            self.assertEqual(line.rec_name, "Производитель: Интерскол")
             product, = drill.products
             self.assertEqual(product.description, "Дрель для дома")
             self.assertEqual([(i.type, i.code) for i in product.identifiers],
@@ -147,6 +160,11 @@ class CatalogTestCase(CrmTestCase):
                 values = {'name': good.name, 'code': good.code,
                     'default_uom': good.default_uom.id, 'type': good.type,
                     'categories': [('add', [c.id for c in good.categories])],
+                    'exchange_1c_properties': [('create', [{
+                                    'property': l.property.id,
+                                    'value': l.value.id if l.value else None,
+                                    'text': l.text}
+                                for l in good.exchange_1c_properties])],
                     }
                 active = good.active
                 # the same good made by create (a code is unique)
@@ -221,8 +239,10 @@ class CatalogTestCase(CrmTestCase):
             session = new_session(company)
             run_file(session, upload(session, 'import.xml', 'import_205.xml'))
             shirt = templates()['g2050000-0000-0000-0000-000000000001']
-            self.assertEqual(shirt.exchange_1c_properties,
-                "Материал: Хлопок")
+            line, = shirt.exchange_1c_properties
+            self.assertEqual((line.property.name, line.value.name, line.text),
+                ("Материал", "Хлопок", None))
+            self.assertEqual(line.rec_name, "Материал: Хлопок")
             run_file(session, upload(session, 'offers.xml', 'offers_208.xml'))
             shirt = templates()['g2050000-0000-0000-0000-000000000001']
             variants = {p.exchange_1c_id: p for p in shirt.products}
@@ -258,6 +278,109 @@ class CatalogTestCase(CrmTestCase):
                 .active)
             self.assertTrue(goods['g2050000-0000-0000-0000-000000000001']
                 .active)
+
+    @with_transaction()
+    def test_properties_searchable(self):
+        "Goods are found by the name or value of their 1C properties"
+        pool = Pool()
+        Template = pool.get('product.template')
+        Product = pool.get('product.product')
+        company = create_company()
+        # what the clients' filter "1C Properties: ..." searches
+        field = 'exchange_1c_properties.rec_name'
+        with set_company(company):
+            session = new_session(company)
+            run_file(session, upload(session, 'import.xml', 'import_203.xml'))
+            drill = templates()['g2030000-0000-0000-0000-000000000001']
+            # a text value
+            self.assertEqual(Template.search([
+                        (field, 'ilike', '%Интерскол%')]), [drill])
+            self.assertEqual(Product.search([
+                        (field, 'ilike', '%Интерскол%')]), list(drill.products))
+            self.assertNotIn(drill, Template.search([
+                        (field, 'not ilike', '%Интерскол%')]))
+
+            # a full package: the drill is deactivated
+            run_file(session, upload(session, 'import.xml', 'import_205.xml'))
+            goods = templates()
+            shirt = goods['g2050000-0000-0000-0000-000000000001']
+            sweater = goods['g2050000-0000-0000-0000-000000000002']
+            # a value of the property, the property
+            self.assertEqual(Template.search([
+                        (field, 'ilike', '%Хлопок%')]), [shirt])
+            self.assertEqual(sorted(Template.search([
+                            (field, 'ilike', '%Материал%')])),
+                sorted([shirt, sweater]))
+            self.assertEqual(Template.search([
+                        ('exchange_1c_properties.value.name', '=', "Шерсть"),
+                        ]), [sweater])
+            # the lines are 1C's: a copy is a good of its own
+            copy, = Template.copy([shirt], default={'code': 'TS-01-COPY'})
+            self.assertEqual(copy.exchange_1c_properties, ())
+            self.assertEqual(len(Template(shirt.id).exchange_1c_properties), 1)
+
+    @with_transaction()
+    def test_properties_unknown_and_changed(self):
+        "An unknown property is left out; changed values replace the lines"
+        pool = Pool()
+        Message = pool.get('crm.exchange_1c.message')
+        Line = pool.get('crm.exchange_1c.product.property')
+        company = create_company()
+        shirt_id = 'g2050000-0000-0000-0000-000000000001'
+        sweater_id = 'g2050000-0000-0000-0000-000000000002'
+        tag = '<ЗначенияСвойств>'.encode()
+        unknown = tag + ('<ЗначенияСвойства>'
+            '<Ид>p9999999-0000-0000-0000-000000000009</Ид>'
+            '<Значение>Что-то</Значение></ЗначенияСвойства>').encode()
+        content = tools_data('import_205.xml').replace(tag, unknown, 1)
+        with set_company(company):
+            # through the ORM (create_orm) as when bulk is not possible
+            first = new_session(company)
+            with mock.patch.object(bulk, 'supported', return_value=False):
+                run_file(first, upload(first, 'import.xml', content))
+            goods = templates()
+            self.assertEqual(properties(goods[shirt_id]),
+                [("Материал", "Хлопок", None)])
+            skipped, = Message.search([('session', '=', first.id),
+                    ('level', '=', 'skipped')])
+            self.assertEqual(skipped.external_id, shirt_id)
+            self.assertIn('p9999999', skipped.text)
+            lines = {l.id for l in Line.search([])}
+            before = {k: t.write_date for k, t in goods.items()}
+
+            # the shirt is of wool now, the sweater unchanged
+            changed = content.replace(
+                '<Значение>v2050000-0000-0000-0000-000000000001</Значение>'
+                .encode(),
+                '<Значение>v2050000-0000-0000-0000-000000000002</Значение>'
+                .encode())
+            # the package repeats the shirt: written once
+            start = changed.index('<Товар>'.encode())
+            end = changed.index('</Товар>'.encode()) + len('</Товар>'.encode())
+            changed = changed[:end] + changed[start:end] + changed[end:]
+            second = new_session(company)
+            run_file(second, upload(second, 'import.xml', changed))
+            goods = templates()
+            self.assertEqual(properties(goods[shirt_id]),
+                [("Материал", "Шерсть", None)])
+            self.assertEqual(properties(goods[sweater_id]),
+                [("Материал", "Шерсть", None)])
+            self.assertEqual(goods[sweater_id].write_date, before[sweater_id])
+            self.assertEqual(counts(second)['updated'], 1)
+            lines_after = {l.id for l in Line.search([])}
+            self.assertEqual(len(lines_after), 2)
+            self.assertEqual(len(lines & lines_after), 1)
+
+            # the same package again, and a renamed property: no good
+            # is written
+            renamed = changed.replace('<Наименование>Материал</Наименование>'
+                .encode(), '<Наименование>Ткань</Наименование>'.encode())
+            third = new_session(company)
+            run_file(third, upload(third, 'import.xml', renamed))
+            self.assertEqual(counts(third)['updated'], 0)
+            self.assertEqual({l.id for l in Line.search([])}, lines_after)
+            self.assertEqual(properties(templates()[shirt_id]),
+                [("Ткань", "Шерсть", None)])
 
     @with_transaction()
     def test_batches_resume_after_rollback(self):
