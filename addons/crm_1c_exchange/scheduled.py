@@ -193,6 +193,30 @@ def start(session, file):
     return True
 
 
+def importing(session):
+    "Whether an import task of session waits for a worker or runs"
+    return any(task.task_running(f) for f in session.files
+        if f.state == 'importing')
+
+
+def stopped(sessions):
+    """Fail the open sessions whose import task died (a worker killed, a
+    task given up after its retries): their files are not imported and
+    the responsible is told; the next run pulls the package again and
+    what the dead task committed is skipped as unchanged."""
+    pool = Pool()
+    File = pool.get('crm.exchange_1c.file')
+    Session = pool.get('crm.exchange_1c.session')
+    for session in sessions:
+        reason = gettext('crm_1c_exchange.msg_import_stopped')
+        files = [f for f in session.files
+            if f.state in {'received', 'importing'}]
+        if files:
+            File.write(files, {'state': 'failed', 'error': reason})
+        session.note('failed', reason, files[0] if files else None)
+        Session.fail([session], reason)
+
+
 def send_orders(profile, document):
     if profile.scheduled == 'soap':
         getattr(_client(profile).service, profile.operation_orders)(
@@ -265,13 +289,14 @@ class Profile(metaclass=PoolMeta):
         pool = Pool()
         Session = pool.get('crm.exchange_1c.session')
         File = pool.get('crm.exchange_1c.file')
-        if Session.search([('company', '=', self.company.id),
-                    ('direction', '=', 'out'), ('state', '=', 'open'),
-                    ('create_date', '>',
-                        datetime.datetime.now() - SESSION_LIFETIME)],
-                limit=1):
+        previous = Session.search([('company', '=', self.company.id),
+                ('direction', '=', 'out'), ('state', '=', 'open'),
+                ('create_date', '>',
+                    datetime.datetime.now() - SESSION_LIFETIME)])
+        if any(map(importing, previous)):
             # the import of the previous run goes on
             return
+        stopped(previous)
         session, _ = Session.open(Transaction().user or None,
             self.company.id, 'catalog')
         Session.write([session], {'direction': 'out', 'token_hash': None})

@@ -3,10 +3,12 @@ peer on loopback. The cron pulls in its own transaction and the import runs
 as the queue task, batch by batch, in transactions of its own: the tests
 commit (each uses its own company and Ид prefix; the database is dropped
 with the class)."""
+import datetime
 import io
 import os
 import zipfile
 from contextlib import contextmanager
+from unittest.mock import patch
 
 from lxml import etree
 
@@ -18,6 +20,7 @@ from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
 from trytond.modules.crm_1c_exchange import storage
+from trytond.modules.crm_1c_exchange import task as task_module
 
 from .http_peer import Peer as HttpPeer
 from .soap_peer import Peer
@@ -228,6 +231,54 @@ class ScheduledTestCase(CrmTestCase):
                 self.assertEqual(again.state, 'done')
                 self.assertEqual(counts(again)['created'], 0)
                 self.assertEqual(len(peer.received), 1)
+
+    @with_transaction()
+    def test_dead_import_task_fails_its_session(self):
+        "An import task that died: its session fails, the next run imports"
+        pool = Pool()
+        Profile = pool.get('crm.exchange_1c.profile')
+        Queue = pool.get('ir.queue')
+        Notification = pool.get('res.notification')
+        User = pool.get('res.user')
+        admin, = User.search([('login', '=', 'admin')])
+        company = create_company()
+        transaction = Transaction()
+        with set_company(company), HttpPeer(
+                goods_package('hdead', 2)) as peer, scheduled(company,
+                scheduled='http', catalog_url=peer.catalog_url,
+                service_user='ws', service_password='ws-pass',
+                responsible=admin):
+            Profile.run_scheduled()
+            # a worker took the task long ago and died with it
+            task, = Queue.browse(transaction.tasks)
+            transaction.tasks.clear()
+            Queue.write([task], {'dequeued_at':
+                    datetime.datetime.now() - datetime.timedelta(hours=1)})
+            transaction.commit()
+            session, = sessions(company)
+            self.assertEqual(session.state, 'open')
+
+            run_cron()
+            dead, again = sessions(company)
+            self.assertEqual(dead.state, 'failed')
+            reason, = reasons(dead)
+            self.assertIn('stopped', reason)
+            self.assertEqual({f.state for f in dead.files}, {'failed'})
+            self.assertTrue(Notification.search([('user', '=', admin.id),
+                        ('records', '=', str(dead.id))]))
+            # not blocked until the session expires
+            self.assertEqual(again.state, 'done', reasons(again))
+            self.assertEqual(len(templates('hdead')), 2)
+
+            # a task still waiting for a worker is not taken for dead
+            with patch.object(task_module, 'has_worker', lambda: True):
+                Profile.run_scheduled()
+                transaction.tasks.clear()
+                transaction.commit()
+                run_cron()
+            waiting = sessions(company)[-1]
+            self.assertEqual(len(sessions(company)), 3)
+            self.assertEqual(waiting.state, 'open')
 
     @with_transaction()
     def test_http_failing_batch_keeps_committed(self):
