@@ -5,6 +5,7 @@ pytest does not follow; this runs them with Tryton's own set-up, tear-down
 and output checker so they behave as under `python -m unittest`; and
 give each pytest-xdist worker (`make test` runs two) its own test database.
 """
+import contextlib
 import doctest
 import hashlib
 import io
@@ -31,7 +32,7 @@ def pytest_configure(config):
         _postgresql_templates(folder, fresh=not worker)
     if not uri or uri.startswith('sqlite'):
         _keep_memory_transactions()
-    if worker and folder:
+    if folder:
         _serialise_module_activation(folder)
 
 
@@ -102,24 +103,70 @@ def _postgresql_templates(folder, fresh):
 def _serialise_module_activation(cache):
     """One worker builds the database of a set of modules and caches it
     while the other waits, then restores that cache instead of building
-    the same database again."""
+    the same database again. A CRM module's database is built on a copy
+    of crm_portal's (which all of them depend on): activating the one
+    module on top takes a fraction of building Tryton's modules again."""
     import fcntl
 
     from trytond.tests import test_tryton
 
     activate = test_tryton.activate_module
 
-    def activate_module(modules, lang='en'):
-        names = [modules] if isinstance(modules, str) else list(modules)
+    @contextlib.contextmanager
+    def locked(names, lang):
         key = hashlib.sha1(f'{names}{lang}'.encode()).hexdigest()
         os.makedirs(cache, exist_ok=True)
         with open(os.path.join(cache, f'.lock-{key}'), 'w') as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                return activate(modules, lang=lang)
+                yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def activate_module(modules, lang='en'):
+        names = [modules] if isinstance(modules, str) else list(modules)
+        derived = names != BASE and all(n.startswith('crm_') for n in names)
+        with locked(names, lang):
+            if derived and not test_tryton.db_exist(test_tryton.DB_NAME):
+                if test_tryton.restore_db_cache(_cache_name(names, lang)):
+                    return
+                # the base's lock is taken inside: never the other way
+                activate_module(BASE, lang=lang)
+            return activate(modules, lang=lang)
     test_tryton.activate_module = activate_module
+    _scenario_on_module_cache(locked)
+
+
+# the module every CRM module depends on
+BASE = ['crm_portal']
+
+
+def _cache_name(names, lang):
+    "test_tryton.activate_module's name of the cached database"
+    return '-'.join(names) + (f'--{lang}' if lang != 'en' else '')
+
+
+def _scenario_on_module_cache(locked):
+    """A doctest scenario's activate_modules(modules, *set-ups) starts from
+    the cached database of its modules (test_tryton.activate_module's)
+    instead of building it again through proteus."""
+    from trytond.tests import test_tryton, tools
+
+    def activate_modules(modules, *setup):
+        names = sorted([modules] if isinstance(modules, str) else modules)
+        cache_name = '-'.join(names) + '--' + '|'.join(
+            tools._func_name(f) for f in setup)
+        with locked(names, cache_name):
+            if test_tryton.restore_db_cache(cache_name):
+                return tools._get_config()
+            test_tryton.drop_db()
+            test_tryton.activate_module(names)
+            config = tools._get_config()
+            for func in setup:
+                func(config=config)
+            test_tryton.backup_db_cache(cache_name)
+            return config
+    tools.activate_modules = activate_modules
 
 
 def pytest_collect_file(file_path, parent):

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from tenant_server import drop_tenant, run_crm, serve, tenant_env, tenant_name
+from tenant_server import (
+    create_tenant, drop_tenant, serve, tenant_env, tenant_name)
 
 DATA = (Path(__file__).resolve().parent.parent
     / 'addons' / 'crm_1c_exchange' / 'tests' / 'data')
@@ -69,8 +70,7 @@ def server(tmp_path_factory):
     with tenant_env(tmp, config, password=PASSWORD) as (env, port):
         name = tenant_name('exch1c')
         try:
-            run_crm(env, 'tenant', 'create', name,
-                '--features', 'portal,exchange_1c')
+            create_tenant(env, name, '--features', 'all')
             tryton(env, name, '''
                 ModelData = pool.get('ir.model.data')
                 group = ModelData.get_id('crm_1c_exchange',

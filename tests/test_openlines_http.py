@@ -19,7 +19,7 @@ from playwright.sync_api import expect, sync_playwright
 from sao_client import (
     ARGS, CHROMIUM, chromium_missing, sao_login, without_database_list)
 from tenant_server import (
-    create_tenant, drop_tenant, run_crm, serve, tenant_env, tenant_name)
+    create_tenant, drop_tenant, serve, tenant_env, tenant_name)
 
 from trytond.modules.crm_openlines.tests.http_tools import (
     OPERATOR_PASSWORD, RPC, http, setup_tenant)
@@ -61,8 +61,7 @@ def site(tmp_path_factory, bot_api, shop):
         name = tenant_name('openlines')
         bare = tenant_name('noopenlines')
         try:
-            run_crm(env, 'tenant', 'create', name, '--features',
-                'portal,openlines')
+            create_tenant(env, name, '--features', 'all')
             create_tenant(env, bare)
             info = setup_tenant(env, name, bot_api[0],
                 f'{ORIGIN}\n{shop[1]}')

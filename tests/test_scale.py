@@ -21,7 +21,6 @@ It is about PostgreSQL (several processes on one database); on SQLite it
 is skipped with that reason and CI runs it on PostgreSQL.
 """
 import json
-import os
 import subprocess
 import textwrap
 import threading
@@ -34,7 +33,7 @@ from scale_cluster import CLUSTER_CONFIG, Cluster, post_json
 from scale_tenant import (
     copy_database, counts, drop_database, rows, setup_tenant)
 from tenant_server import (
-    CRM, POSTGRESQL, run_crm, tenant_env, tenant_name)
+    CRM, POSTGRESQL, create_tenant, tenant_env, tenant_name)
 from test_exchange_1c_http import Client1C, _goods_package
 
 pytestmark = pytest.mark.skipif(not POSTGRESQL, reason=(
@@ -51,11 +50,6 @@ REST_LEADS = 50
 NEW_CLIENTS = 40
 NEW_PHONE = '+7 922 000-00-%02d'
 FEATURE = 'telephony'
-FEATURES = f'portal,{FEATURE},sites,exchange_1c'
-# A tenant with FEATURES (admin password PASSWORD) to copy instead of
-# creating one: saves minutes on a busy machine (make it again when a
-# module's tables change).
-TEMPLATE = os.environ.get('CRM_SCALE_TEMPLATE')
 # The form's minimum fill time, lowered by the set-up as an admin may.
 MIN_FILL = 1
 # 1C's catalog: goods, and goods per batch (each batch one transaction).
@@ -98,11 +92,8 @@ def cluster(tmp_path_factory):
     with tenant_env(tmp, config, password=PASSWORD) as (env, port):
         names = [tenant_name('scale_a'), tenant_name('scale_b')]
         try:
-            if TEMPLATE:
-                copy_database(TEMPLATE, names[0])
-            else:
-                run_crm(env, 'tenant', 'create', names[0], '--features',
-                    FEATURES)
+            # every feature: the tenant the other tests copy
+            create_tenant(env, names[0], '--features', 'all')
             made = setup_tenant(env, names[0], MIN_FILL, BATCH)
             copy_database(names[0], names[1])
             with Cluster(env, names) as running:
@@ -198,7 +189,6 @@ def test_same_phone_from_many_workers_makes_one_contact(cluster):
 
 
 def test_cron_process_runs_jobs_of_both_tenants(cluster):
-    env = cluster['env']
     for name in [cluster['a'], cluster['b']]:
         assert until(lambda: counts(name, PHONE_E164)[
                 'cron_logs'] > 0), cluster['cluster'].log('cron')

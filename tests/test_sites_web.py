@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 from sao_client import (
     browser, chromium_missing, sao_login, without_database_list)
 from tenant_server import (
-    create_tenant, drop_tenant, run_crm, serve, tenant_env, tenant_name)
+    create_tenant, drop_tenant, serve, tenant_env, tenant_name)
 
 PASSWORD = 'sites-web-test'
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
@@ -148,8 +148,7 @@ def server(tmp_path_factory):
         """
     with tenant_env(tmp, config, password=PASSWORD) as (env, port):
         try:
-            run_crm(env, 'tenant', 'create', name, '--features',
-                'portal,sites')
+            create_tenant(env, name, '--features', 'all')
             create_tenant(env, other)
             # sao's login types the database (listing off, as in
             # production)

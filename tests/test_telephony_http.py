@@ -19,7 +19,8 @@ import pytest
 from playwright.sync_api import expect
 from sao_client import (
     browser, chromium_missing, sao_login, without_database_list)
-from tenant_server import drop_tenant, run_crm, serve, tenant_env, tenant_name
+from tenant_server import (
+    create_tenant, drop_tenant, run_crm, serve, tenant_env, tenant_name)
 
 from trytond.modules.crm_telephony.routes import signature
 from trytond.modules.crm_telephony.tests.ami_peer import (
@@ -56,8 +57,7 @@ def server(tmp_path_factory):
     with tenant_env(tmp, password=PASSWORD) as (env, port):
         name = tenant_name('telhttp')
         try:
-            run_crm(env, 'tenant', 'create', name,
-                '--features', 'portal,telephony')
+            create_tenant(env, name, '--features', 'all')
             url = run_crm(env, 'webhook', 'create', name, '--user', 'admin',
                 '--scope', 'telephony,crm')
             setup = subprocess.run(
