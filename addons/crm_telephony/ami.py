@@ -46,6 +46,12 @@ class AmiConnection:
     def close(self):
         if self.sock:
             try:
+                # a close alone does not wake a read blocked in another
+                # thread (the line's); a shutdown ends it at once
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # the peer has gone already
+            try:
                 self.sock.close()
             finally:
                 self.sock = None
