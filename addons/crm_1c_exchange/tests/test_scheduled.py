@@ -249,7 +249,9 @@ class ScheduledTestCase(CrmTestCase):
                 service_user='ws', service_password='ws-pass',
                 responsible=admin):
             Profile.run_scheduled()
-            # a worker took the task long ago and died with it
+            # a worker took the task long ago and died with it (committed
+            # first: on PostgreSQL the task is seen by a new snapshot)
+            transaction.commit()
             task, = Queue.browse(transaction.tasks)
             transaction.tasks.clear()
             Queue.write([task], {'dequeued_at':
