@@ -8,10 +8,16 @@ from trytond.pool import Pool, PoolMeta
 
 from trytond.modules.crm_portal.document import INN_TYPES, KPP_TYPES
 
+from .product import copy_default
+
 
 class Party(metaclass=PoolMeta):
     __name__ = 'party.party'
     exchange_1c_id = fields.Char("1C Id", readonly=True)
+
+    @classmethod
+    def copy(cls, parties, default=None):
+        return super().copy(parties, default=copy_default(default))
 
     def _identifier(self, types):
         for identifier in self.identifiers:

@@ -5,6 +5,16 @@ from trytond.pool import PoolMeta
 from trytond.pyson import Eval
 
 
+def copy_default(default, *names):
+    """The default of a copy: a copy is a record of ours, not 1C's; found
+    again by the Ид, it would take the next import's values instead of the
+    original"""
+    default = default.copy() if default is not None else {}
+    for name in ('exchange_1c_id',) + names:
+        default.setdefault(name, None)
+    return default
+
+
 def _index(cls):
     table = cls.__table__()
     cls._sql_indexes.add(Index(table,
@@ -20,6 +30,10 @@ class Category(metaclass=PoolMeta):
     def __setup__(cls):
         super().__setup__()
         _index(cls)
+
+    @classmethod
+    def copy(cls, categories, default=None):
+        return super().copy(categories, default=copy_default(default))
 
 
 class Template(metaclass=PoolMeta):
@@ -42,9 +56,8 @@ class Template(metaclass=PoolMeta):
     def copy(cls, templates, default=None):
         # the lines are what 1C sent for the good, not the user's to create
         # (only the import and the administrators write them)
-        default = default.copy() if default is not None else {}
-        default.setdefault('exchange_1c_properties', None)
-        return super().copy(templates, default=default)
+        return super().copy(templates, default=copy_default(default,
+                'exchange_1c_hash', 'exchange_1c_properties'))
 
 
 class Product(metaclass=PoolMeta):
@@ -62,6 +75,11 @@ class Product(metaclass=PoolMeta):
         # active ones): without it, a scan of all products a batch on SQLite
         table = cls.__table__()
         cls._sql_indexes.add(Index(table, (table.code, Index.Equality())))
+
+    @classmethod
+    def copy(cls, products, default=None):
+        return super().copy(products, default=copy_default(default,
+                'exchange_1c_quantity'))
 
 
 class PriceListLine(metaclass=PoolMeta):
@@ -86,6 +104,10 @@ class PriceList(metaclass=PoolMeta):
     def __setup__(cls):
         super().__setup__()
         _index(cls)
+
+    @classmethod
+    def copy(cls, price_lists, default=None):
+        return super().copy(price_lists, default=copy_default(default))
 
 
 class Property(ModelSQL, ModelView):

@@ -210,11 +210,20 @@ class CatalogTestCase(CrmTestCase):
     @with_transaction()
     def test_same_package_twice_changes_nothing(self):
         "Idempotent on Ид: the second run creates and writes nothing"
+        Template = Pool().get('product.template')
         company = create_company()
         with set_company(company):
             first = new_session(company)
             run_file(first, upload(first, 'import.xml', 'import_205.xml'))
             run_file(first, upload(first, 'offers.xml', 'offers_208.xml'))
+            # a user's copy of a good is theirs: the import does not find it
+            copy, = Template.copy([templates()[
+                        'g2050000-0000-0000-0000-000000000001']])
+            self.assertEqual((copy.exchange_1c_id, copy.exchange_1c_hash),
+                (None, None))
+            self.assertEqual({p.exchange_1c_id for p in copy.products},
+                {None})
+            copied = (copy.write_date, copy.active, len(copy.products))
             before = {k: (t.write_date, t.create_date, len(t.products))
                 for k, t in templates().items()}
             second = new_session(company)
@@ -227,7 +236,10 @@ class CatalogTestCase(CrmTestCase):
             self.assertEqual(result['created'], 0)
             self.assertEqual(result['updated'], 0)
             self.assertEqual(result['skipped'], 4)  # 2 goods + 2 offers
-            self.assertEqual(result['failed'], 1)  # the offer of no good  # 2 goods + 2 offers
+            self.assertEqual(result['failed'], 1)  # the offer of no good
+            copy = Template(copy.id)
+            self.assertEqual(
+                (copy.write_date, copy.active, len(copy.products)), copied)
 
     @with_transaction()
     def test_variants_partial_and_full_packages(self):
