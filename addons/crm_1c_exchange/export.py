@@ -6,7 +6,10 @@ from sql.conditionals import Coalesce
 
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.pool import Pool
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
+
+from . import bulk
 
 SALE_STATES = ('quotation', 'confirmed', 'processing', 'done')
 INVOICE_STATES = ('validated', 'posted', 'paid')
@@ -84,25 +87,35 @@ class Export(ModelSQL, ModelView):
 
     @classmethod
     def mark_pending(cls, session, model, versions):
-        "Remember which versions session sent (confirmed on success)"
-        existing = {e.document_id: e for e in cls.search([
-                    ('document_model', '=', model),
-                    ('document_id', 'in', [i for i, _ in versions]),
-                    ])}
-        to_create, to_write = [], []
-        for record_id, stamp in versions:
-            values = {'pending_session': session.id, 'pending_stamp': stamp}
-            if record_id in existing:
-                to_write.extend(([existing[record_id]], values))
-            else:
-                values.update(company=session.company.id,
-                    document_model=model, document_id=record_id,
-                    external_id=cls.external_id_of(model, record_id))
-                to_create.append(values)
-        if to_create:
-            cls.create(to_create)
-        if to_write:
-            cls.write(*to_write)
+        """Remember which versions session sent (confirmed on success): one
+        statement per slice of documents, not a write per document"""
+        table = cls.__table__()
+        document = Pool().get(model).__table__()
+        cursor = Transaction().connection.cursor()
+        stamps = dict(versions)
+        existing = set()
+        for sub in grouped_slice(list(stamps)):
+            sub = list(sub)
+            cursor.execute(*table.select(table.document_id,
+                    where=(table.document_model == model)
+                    & table.document_id.in_(sub)))
+            existing.update(i for i, in cursor)
+            # the version is the document's stamp read with it (changed())
+            stamp = document.select(
+                Coalesce(document.write_date, document.create_date),
+                where=document.id == table.document_id)
+            cursor.execute(*table.update(
+                    [table.pending_session, table.pending_stamp],
+                    [session.id, stamp],
+                    where=(table.document_model == model)
+                    & table.document_id.in_(sub)))
+        rows = [{'company': session.company.id, 'document_model': model,
+                'document_id': i, 'external_id': cls.external_id_of(model, i),
+                'pending_session': session.id, 'pending_stamp': stamps[i]}
+            for i in stamps if i not in existing]
+        if rows:
+            bulk.create([cls.__name__], lambda: bulk.insert(cls, rows),
+                lambda: cls.create(rows))
 
     @classmethod
     def confirm(cls, session):
