@@ -44,20 +44,23 @@ class AmiConnection:
             self.pending.extend(self._recv())
 
     def close(self):
-        if self.sock:
-            try:
-                # a close alone does not wake a read blocked in another
-                # thread (the line's); a shutdown ends it at once
-                self.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # the peer has gone already
-            try:
-                self.sock.close()
-            finally:
-                self.sock = None
+        # the line's thread and a stopping one may close at the same time
+        sock, self.sock = self.sock, None
+        if sock is None:
+            return
+        try:
+            # a close alone does not wake a read blocked in another thread
+            # (the line's); a shutdown ends it at once
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # the peer has gone already
+        sock.close()
 
     def _recv(self):
-        data = self.sock.recv(65536)
+        sock = self.sock
+        if sock is None:
+            raise ConnectionError("AMI connection closed")
+        data = sock.recv(65536)
         if not data:
             raise ConnectionError("AMI connection closed")
         return self.parser.feed(data)
