@@ -348,8 +348,13 @@ def main():
     if args.child:
         kind, size = args.child
         set_env(tempfile.mkdtemp(prefix='bench1c'))
-        result = (child_import if kind == 'import' else child_orders)(
-            int(size))
+        try:
+            result = (child_import if kind == 'import' else child_orders)(
+                int(size))
+        finally:
+            # a PostgreSQL database of 100,000 goods is not left behind
+            from trytond.tests.test_tryton import drop_db
+            drop_db()
         print(json.dumps(result))
         return
     sizes = [int(s) for s in args.goods.split(',') if s]
