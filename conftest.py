@@ -154,8 +154,10 @@ def _scenario_on_module_cache(locked):
 
     def activate_modules(modules, *setup):
         names = sorted([modules] if isinstance(modules, str) else modules)
-        cache_name = '-'.join(names) + '--' + '|'.join(
-            tools._func_name(f) for f in setup)
+        # tools.activate_modules' name of the cached database
+        cache_name = '-'.join(names)
+        if setup:
+            cache_name += '--' + '|'.join(tools._func_name(f) for f in setup)
         with locked(names, cache_name):
             if test_tryton.restore_db_cache(cache_name):
                 return tools._get_config()

@@ -94,16 +94,16 @@ class Export(ModelSQL, ModelView):
         cursor = Transaction().connection.cursor()
         stamps = dict(versions)
         existing = set()
+        # the version is the document's stamp read with it (changed())
+        stamp = document.select(
+            Coalesce(document.write_date, document.create_date),
+            where=document.id == table.document_id)
         for sub in grouped_slice(list(stamps)):
             sub = list(sub)
             cursor.execute(*table.select(table.document_id,
                     where=(table.document_model == model)
                     & table.document_id.in_(sub)))
             existing.update(i for i, in cursor)
-            # the version is the document's stamp read with it (changed())
-            stamp = document.select(
-                Coalesce(document.write_date, document.create_date),
-                where=document.id == table.document_id)
             cursor.execute(*table.update(
                     [table.pending_session, table.pending_stamp],
                     [session.id, stamp],

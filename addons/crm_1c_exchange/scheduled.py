@@ -207,8 +207,8 @@ def stopped(sessions):
     pool = Pool()
     File = pool.get('crm.exchange_1c.file')
     Session = pool.get('crm.exchange_1c.session')
+    reason = gettext('crm_1c_exchange.msg_import_stopped')
     for session in sessions:
-        reason = gettext('crm_1c_exchange.msg_import_stopped')
         files = [f for f in session.files
             if f.state in {'received', 'importing'}]
         if files:

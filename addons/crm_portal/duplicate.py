@@ -59,6 +59,7 @@ def unindexed_order(column):
         return column + Literal(0)
     return column
 
+
 class Duplicate(Model):
     "Duplicate finder for leads, contacts and companies"
     __name__ = 'crm.duplicate'
